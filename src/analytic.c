@@ -1,0 +1,59 @@
+/* analytic.c - closed forms beside the simulation (see analytic.h for the
+ * formulas and their sources). Times are summed in nanoseconds, as the
+ * simulator does, so "exact" cases agree to the last digit. */
+#include "analytic.h"
+
+#include "partition.h"
+#include "schedule.h"
+#include "sim.h"
+
+void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition *part,
+                          const struct pp_sim_config *cfg, struct pp_analytic *out)
+{
+    int p = plan->n_devices;
+    int64_t m = plan->n_microbatches;
+    pp_time sum_ns = 0, max_ns = 0;
+    pp_time comm_sum_ns = 0, comm_max_ns = 0;
+    pp_time lat_ns = pp_ms_to_ns(cfg->link_latency_ms);
+    int balanced = 1;
+    for (int s = 0; s < plan->n_pieces; s++) {
+        const struct pp_piece *pc = &part->pieces[s];
+        pp_time t = pp_ms_to_ns(pc->forward_ms) +
+                    pp_ms_to_ns(pc->backward_input_ms + pc->backward_weight_ms);
+        sum_ns += t;
+        if (t > max_ns)
+            max_ns = t;
+        if (s > 0 && t != pp_ms_to_ns(part->pieces[0].forward_ms) +
+                              pp_ms_to_ns(part->pieces[0].backward_input_ms +
+                                          part->pieces[0].backward_weight_ms))
+            balanced = 0;
+        if (s + 1 < plan->n_pieces) {
+            double bw = cfg->link_bandwidth_bytes_per_s;
+            pp_time c = lat_ns + (bw > 0 ? pp_ms_to_ns(pc->output_bytes / bw * 1e3) : 0);
+            comm_sum_ns += c;
+            if (c > comm_max_ns)
+                comm_max_ns = c;
+        }
+    }
+    pp_time t_ns = sum_ns + (pp_time)(m - 1) * max_ns + pp_ms_to_ns(cfg->optimizer_step_ms);
+    out->exact = balanced && comm_sum_ns == 0;
+    switch (plan->kind) {
+    case PP_SCHED_GPIPE:
+        t_ns += 2 * comm_sum_ns;
+        out->formula = balanced ? "(m+p-1)(tF+tB) + 2(p-1)c"
+                                : "sum_s(tF+tB) + (m-1)max_s(tF+tB) + 2 sum_k c_k";
+        break;
+    case PP_SCHED_1F1B:
+        if (m >= p)
+            t_ns += 2 * comm_sum_ns + 2 * (m - 2 - (m - 2) / p) * comm_max_ns;
+        else
+            t_ns += 2 * comm_sum_ns;
+        out->formula = balanced ? "(m+p-1)(tF+tB) + 2(m+p-3-floor((m-2)/p))c"
+                                : "sum_s(tF+tB) + (m-1)max_s(tF+tB) + comm (ZB model)";
+        break;
+    case PP_SCHED_KIND_COUNT:
+        out->formula = "none";
+        break;
+    }
+    out->iteration_ms = (double)t_ns / 1e6;
+}

@@ -1,0 +1,33 @@
+/* cli.c - shared command-line plumbing. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "diag.h"
+
+int pp_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ppsim%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'ppsim%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+    return PP_EXIT_USAGE;
+}
+
+int pp_cli_fail(const struct pp_diag *d, int rc)
+{
+    char line[1024];
+    fprintf(stderr, "%s\n", pp_diag_format(d, line, sizeof line));
+    return rc == -PP_EINFEASIBLE ? PP_EXIT_INFEASIBLE : PP_EXIT_FAIL;
+}
+
+int pp_cli_emit(const struct pp_buf *b, const char *path)
+{
+    struct pp_diag d = {{0}, 0, 0, {0}};
+    int rc = pp_write_file_atomic(path ? path : "-", b->data ? b->data : "", b->len, &d);
+    return rc ? pp_cli_fail(&d, rc) : PP_EXIT_OK;
+}

@@ -1,0 +1,108 @@
+/* cmd_simulate.c - `ppsim simulate SCENARIO.yaml`: one training iteration. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "diag.h"
+#include "plot.h"
+#include "report.h"
+#include "run.h"
+#include "scenario.h"
+#include "xalloc.h"
+
+static const char usage[] =
+    "Usage: ppsim simulate SCENARIO.yaml [OPTIONS]\n"
+    "Predict one training iteration of the scenario's pipeline.\n"
+    "\n"
+    "  --set KEY.PATH=VALUE   override a scenario key (repeatable), e.g.\n"
+    "                         --set pipeline.microbatches=16; same validation as the file\n"
+    "  -f, --format FMT       table (default), csv or json\n"
+    "  -o, --output FILE      write the report to FILE (atomically) instead of stdout\n"
+    "      --plot DIR         also write DIR/gantt.png (+ gantt.dat, gantt.gp) via gnuplot\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "SCENARIO may be - for standard input. Exit status: 0 ok, 1 bad input, 2 usage,\n"
+    "3 the configuration does not fit in device memory (the report is still printed).\n";
+
+int pp_cmd_simulate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"set", required_argument, NULL, 's'},    {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'}, {"plot", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char **sets = pp_xcalloc((size_t)argc + 1, sizeof *sets);
+    size_t n_sets = 0;
+    int format = PP_FMT_TABLE, c, status;
+    const char *out_path = NULL, *plot_dir = NULL;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+f:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sets[n_sets++] = optarg;
+            break;
+        case 'f':
+            format = pp_format_from_name(optarg);
+            if (format < 0) {
+                free(sets);
+                return pp_cli_usage("simulate", "unknown format '%s' (table, csv or json)", optarg);
+            }
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'p':
+            plot_dir = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            free(sets);
+            return PP_EXIT_OK;
+        default:
+            free(sets);
+            if (optopt)
+                return pp_cli_usage("simulate", "option '-%c' is unknown or needs a value", optopt);
+            return pp_cli_usage("simulate", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1) {
+        free(sets);
+        return pp_cli_usage("simulate", argc - optind ? "expected one scenario file"
+                                                       : "missing scenario file");
+    }
+    struct pp_diag d = {{0}, 0, 0, {0}};
+    struct pp_scenario *sc = NULL;
+    struct pp_run *run = NULL;
+    int rc = pp_scenario_load(argv[optind], sets, n_sets, &sc, &d);
+    free(sets);
+    if (rc == 0)
+        rc = pp_run_scenario(sc, plot_dir != NULL, &run, &d);
+    if (rc) {
+        status = pp_cli_fail(&d, rc);
+        pp_scenario_free(sc);
+        return status;
+    }
+    struct pp_buf b;
+    pp_buf_init(&b);
+    pp_report(&b, run, (enum pp_format)format);
+    status = pp_cli_emit(&b, out_path);
+    pp_buf_free(&b);
+    if (status == PP_EXIT_OK && plot_dir) {
+        rc = pp_plot_gantt(run, plot_dir, &d);
+        if (rc)
+            status = pp_cli_fail(&d, rc);
+        else if (!out_path || strcmp(out_path, "-") != 0)
+            fprintf(stderr, "ppsim: wrote %s/gantt.png\n", plot_dir);
+    }
+    if (status == PP_EXIT_OK && !run->fits_memory) {
+        fprintf(stderr, "ppsim: infeasible: %s\n", run->infeasible_reason);
+        status = PP_EXIT_INFEASIBLE;
+    }
+    pp_run_free(run);
+    pp_scenario_free(sc);
+    return status;
+}

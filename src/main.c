@@ -1,0 +1,61 @@
+/* main.c - ppsim's entry point: global options and subcommand dispatch only. */
+#include <getopt.h>
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pp_config.h"
+
+static const char usage[] =
+    "Usage: ppsim [--help] [--version] COMMAND [ARGS]\n"
+    "Predict how pipeline-parallel training of a neural network will behave.\n"
+    "\n"
+    "Commands:\n"
+    "  simulate SCENARIO.yaml   replay one training iteration (schedules: gpipe, 1f1b)\n"
+    "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
+    "  bench                    measure the simulator's speed and memory\n"
+    "\n"
+    "Run 'ppsim COMMAND --help' for a command's options; 'man ppsim' for the scenario schema.\n"
+    "Exit status: 0 ok, 1 bad input or failed run, 2 usage, 3 infeasible (e.g. out of memory).\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    gsl_set_error_handler_off();
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(usage, stdout);
+            return PP_EXIT_OK;
+        case 'V':
+            printf("ppsim %s\nLicense GPL-3.0-or-later: this is free software; there is NO "
+                   "WARRANTY.\n", PP_VERSION);
+            return PP_EXIT_OK;
+        default:
+            return pp_cli_usage(NULL, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return pp_cli_usage(NULL, "missing command");
+    const char *cmd = argv[optind];
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    if (strcmp(cmd, "simulate") == 0)
+        return pp_cmd_simulate(sub_argc, sub_argv);
+    if (strcmp(cmd, "model") == 0)
+        return pp_cmd_model(sub_argc, sub_argv);
+    if (strcmp(cmd, "bench") == 0)
+        return pp_cmd_bench(sub_argc, sub_argv);
+    if (strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return PP_EXIT_OK;
+    }
+    return pp_cli_usage(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,373 @@
+/* scenario.c - read and validate a scenario (schema in scenario.h).
+ *
+ * --set overrides are applied to the parsed tree before anything is read, so
+ * they meet exactly the same checks as the file. Type and range errors are
+ * PP_EPARSE at the offending value; combinations that cannot run (more stages
+ * than devices, a partition that does not add up) are PP_EINVAL, reported at the
+ * key that is most likely wrong, with the numbers involved. */
+#include "scenario.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "costmodel.h"
+#include "diag.h"
+#include "xalloc.h"
+#include "yamlutil.h"
+
+#define MAX_SCENARIO_BYTES ((size_t)256 << 20)
+#define MAX_DEVICES 1000000
+#define MAX_LAYER_COUNT 10000000
+
+static const char *const top_keys[] = {"name", "model", "cluster", "pipeline", "training", NULL};
+static const char *const cluster_keys[] = {"devices", "device_memory_bytes", "link", NULL};
+static const char *const link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", NULL};
+static const char *const pipeline_keys[] = {"schedule",     "stages",          "chunks",
+                                            "microbatches", "microbatch_size", "partition",
+                                            NULL};
+static const char *const training_keys[] = {"optimizer_state_bytes_per_parameter_byte",
+                                            "gradient_bytes_per_parameter_byte",
+                                            "optimizer_step_ms", NULL};
+static const char *const file_keys[] = {"file", NULL};
+static const char *const partition_words[] = {"balanced", NULL};
+
+void pp_scenario_free(struct pp_scenario *sc)
+{
+    if (!sc)
+        return;
+    free(sc->name);
+    free(sc->file);
+    pp_costmodel_free(sc->model);
+    free(sc->partition_counts);
+    free(sc);
+}
+
+/* The child at `key`, which must be a mapping when present; `required` reports
+ * its absence at the parent. */
+static int get_map(const struct pp_ynode *parent, const char *key, const char *const *allowed,
+                   int required, const struct pp_ynode **out, struct pp_diag *d)
+{
+    *out = pp_ymap_get(parent, key);
+    if (!*out) {
+        if (required)
+            return pp_ynode_error(parent, PP_EPARSE, "", d, "missing key '%s'", key);
+        return 0;
+    }
+    return pp_ymap_check(*out, key, allowed, d);
+}
+
+static int need(const struct pp_ynode *map, const char *path, const char *key,
+                const struct pp_ynode **out, struct pp_diag *d)
+{
+    *out = pp_ymap_get(map, key);
+    if (!*out)
+        return pp_ynode_error(map, PP_EPARSE, path, d, "missing key '%s'", key);
+    return 0;
+}
+
+/* An optional number >= 0; `positive` also refuses 0 (the default stands for
+ * "unlimited" or "infinite" there, so an explicit 0 is a mistake). */
+static int opt_num(const struct pp_ynode *map, const char *key, const char *path, int positive,
+                   double *out, struct pp_diag *d)
+{
+    const struct pp_ynode *v = pp_ymap_get(map, key);
+    if (!v)
+        return 0;
+    int rc = pp_ynum_nonneg(v, path, out, d);
+    if (rc == 0 && positive && *out == 0)
+        return pp_ynode_error(v, PP_EPARSE, path, d, "must be > 0, got '%s'%s", v->value,
+                              positive == 2 ? " (leave it out for no limit)" : "");
+    return rc;
+}
+
+static int opt_int(const struct pp_ynode *map, const char *key, const char *path, int64_t lo,
+                   int64_t hi, int64_t *out, struct pp_diag *d)
+{
+    const struct pp_ynode *v = pp_ymap_get(map, key);
+    return v ? pp_yint(v, path, lo, hi, out, d) : 0;
+}
+
+/* The directory part of a path, with its slash ("" for a bare name). */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? pp_xstrndup(path, (size_t)(slash - path + 1)) : pp_xstrdup("");
+}
+
+static int read_model(const struct pp_ynode *model, const char *scenario_file,
+                      struct pp_costmodel **out, struct pp_diag *d)
+{
+    if (model->kind == PP_Y_SCALAR)
+        return pp_ynode_error(model, PP_EPARSE, "model", d,
+                              "expected {file: PATH} or an inline model ({layers: [...]} or "
+                              "{uniform: {...}}), got '%s'",
+                              model->value);
+    const struct pp_ynode *fnode = model->kind == PP_Y_MAP ? pp_ymap_get(model, "file") : NULL;
+    if (!fnode)
+        return pp_costmodel_from_node(model, "model", model->file, out, d);
+    int rc = pp_ymap_check(model, "model", file_keys, d);
+    if (rc)
+        return rc;
+    const char *rel;
+    if ((rc = pp_ystr(fnode, "model.file", &rel, d)))
+        return rc;
+    /* Relative to the scenario, so a scenario and its models move together; a
+     * path given with --set is typed at the shell, relative to the working
+     * directory, as is everything read from stdin. */
+    int from_file = strcmp(fnode->file, scenario_file) == 0 && strcmp(scenario_file, "<stdin>");
+    char *dir = from_file && rel[0] != '/' ? dir_of(scenario_file) : pp_xstrdup("");
+    size_t n = strlen(dir) + strlen(rel) + 1;
+    char *path = pp_xmalloc(n);
+    snprintf(path, n, "%s%s", dir, rel);
+    free(dir);
+    rc = pp_costmodel_load(path, out, d);
+    if (rc == -PP_EIO) {
+        /* "cannot open" belongs to the key that named the file. */
+        char why[sizeof d->msg];
+        snprintf(why, sizeof why, "%s", d ? d->msg : "");
+        rc = pp_ynode_error(fnode, PP_EIO, "model.file", d, "'%s': %s", path, why);
+    }
+    free(path);
+    return rc;
+}
+
+static int read_partition(const struct pp_ynode *v, struct pp_scenario *sc, struct pp_diag *d)
+{
+    const char *path = "pipeline.partition";
+    if (v->kind == PP_Y_SCALAR) {
+        if (!v->quoted && strcmp(v->value, "balanced") == 0) {
+            sc->partition_balanced = 1;
+            return 0;
+        }
+        const char *s = pp_suggest(v->value, partition_words);
+        return pp_ynode_error(v, PP_EPARSE, path, d,
+                              "expected 'balanced' or a list of layer counts, got '%s'%s",
+                              v->value, s ? " (did you mean 'balanced'?)" : "");
+    }
+    if (v->kind != PP_Y_SEQ)
+        return pp_ynode_error(v, PP_EPARSE, path, d,
+                              "expected 'balanced' or a list of layer counts, got a mapping");
+    sc->partition_balanced = 0;
+    sc->n_partition_counts = v->n;
+    sc->partition_counts = pp_xcalloc(v->n ? v->n : 1, sizeof *sc->partition_counts);
+    for (size_t i = 0; i < v->n; i++) {
+        char ipath[64];
+        snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+        int64_t c;
+        int rc = pp_yint(v->kids[i], ipath, 1, MAX_LAYER_COUNT, &c, d);
+        if (rc)
+            return rc;
+        sc->partition_counts[i] = (size_t)c;
+    }
+    return 0;
+}
+
+/* Combinations of valid values that still cannot run. */
+static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluster,
+                           const struct pp_ynode *pipeline, struct pp_diag *d)
+{
+    const struct pp_ynode *stages = pp_ymap_get(pipeline, "stages");
+    const struct pp_ynode *devices = pp_ymap_get(cluster, "devices");
+    const struct pp_ynode *chunks = pp_ymap_get(pipeline, "chunks");
+    const struct pp_ynode *mbs = pp_ymap_get(pipeline, "microbatches");
+    if (sc->stages > sc->devices)
+        return pp_ynode_error(stages, PP_EINVAL, "pipeline.stages", d,
+                              "%d stages need at least %d devices, cluster.devices is %d",
+                              sc->stages, sc->stages, sc->devices);
+    if (sc->devices % sc->stages != 0)
+        return pp_ynode_error(devices, PP_EINVAL, "cluster.devices", d,
+                              "%d devices do not divide into %d pipeline stages (data-parallel "
+                              "replicas = devices / stages must be a whole number)",
+                              sc->devices, sc->stages);
+    size_t pieces = (size_t)sc->stages * (size_t)sc->chunks;
+    size_t layers = sc->model->n_layers;
+    if (pieces > layers) {
+        if (sc->chunks > 1)
+            return pp_ynode_error(chunks, PP_EINVAL, "pipeline.chunks", d,
+                                  "%d stages x %d chunks = %zu model pieces, but the model has "
+                                  "only %zu layers",
+                                  sc->stages, sc->chunks, pieces, layers);
+        return pp_ynode_error(stages, PP_EINVAL, "pipeline.stages", d,
+                              "%d stages, but the model has only %zu layers", sc->stages, layers);
+    }
+    if (!sc->partition_balanced) {
+        const struct pp_ynode *part = pp_ymap_get(pipeline, "partition");
+        if (sc->n_partition_counts != pieces)
+            return pp_ynode_error(part, PP_EINVAL, "pipeline.partition", d,
+                                  "has %zu entries, expected stages x chunks = %zu",
+                                  sc->n_partition_counts, pieces);
+        size_t sum = 0;
+        for (size_t i = 0; i < sc->n_partition_counts; i++)
+            sum += sc->partition_counts[i];
+        if (sum != layers)
+            return pp_ynode_error(part, PP_EINVAL, "pipeline.partition", d,
+                                  "layer counts sum to %zu, but the model has %zu layers", sum,
+                                  layers);
+    }
+    struct pp_sched_params p = {sc->stages, sc->chunks, sc->microbatches};
+    const char *key = NULL;
+    const char *why = pp_sched_check(sc->schedule, &p, &key);
+    if (why) {
+        char kpath[64];
+        snprintf(kpath, sizeof kpath, "pipeline.%s", key ? key : "schedule");
+        const struct pp_ynode *at = key ? pp_ymap_get(pipeline, key) : NULL;
+        return pp_ynode_error(at ? at : pipeline, PP_EINVAL, kpath, d, "%s (schedule '%s')", why,
+                              pp_schedule_name(sc->schedule));
+    }
+    /* Forward and backward of every microbatch on every piece: the simulator's size. */
+    unsigned long long ops = 2ull * (unsigned long long)sc->microbatches * pieces;
+    if (ops > PP_MAX_OPS)
+        return pp_ynode_error(mbs, PP_EINVAL, "pipeline.microbatches", d,
+                              "2 x %lld microbatches x %zu pieces = %llu compute ops, more than "
+                              "the limit of %llu",
+                              (long long)sc->microbatches, pieces, ops, PP_MAX_OPS);
+    return 0;
+}
+
+static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, struct pp_diag *d)
+{
+    const struct pp_ynode *root = doc->root;
+    const struct pp_ynode *cluster, *link, *pipeline, *training, *v;
+    int rc;
+    if ((rc = pp_ymap_check(root, "", top_keys, d)))
+        return rc;
+    if ((v = pp_ymap_get(root, "name"))) {
+        const char *s;
+        if ((rc = pp_ystr(v, "name", &s, d)))
+            return rc;
+        free(sc->name);
+        sc->name = pp_xstrdup(s);
+    }
+    /* Settings first: a typo there is cheaper to report than after loading a model. */
+    if ((rc = get_map(root, "cluster", cluster_keys, 1, &cluster, d)))
+        return rc;
+    if ((rc = need(cluster, "cluster", "devices", &v, d)))
+        return rc;
+    int64_t i64;
+    if ((rc = pp_yint(v, "cluster.devices", 1, MAX_DEVICES, &i64, d)))
+        return rc;
+    sc->devices = (int)i64;
+    if ((rc = opt_num(cluster, "device_memory_bytes", "cluster.device_memory_bytes", 2,
+                      &sc->device_memory_bytes, d)))
+        return rc;
+    link = pp_ymap_get(cluster, "link");
+    if (link) {
+        if ((rc = pp_ymap_check(link, "cluster.link", link_keys, d)) ||
+            (rc = opt_num(link, "bandwidth_bytes_per_s", "cluster.link.bandwidth_bytes_per_s", 2,
+                          &sc->link_bandwidth_bytes_per_s, d)) ||
+            (rc = opt_num(link, "latency_ms", "cluster.link.latency_ms", 0, &sc->link_latency_ms,
+                          d)))
+            return rc;
+    }
+
+    if ((rc = get_map(root, "pipeline", pipeline_keys, 1, &pipeline, d)))
+        return rc;
+    if ((rc = need(pipeline, "pipeline", "schedule", &v, d)))
+        return rc;
+    const char *sname;
+    if ((rc = pp_ystr(v, "pipeline.schedule", &sname, d)))
+        return rc;
+    int kind = pp_schedule_from_name(sname);
+    if (kind < 0) {
+        const char *s = pp_suggest(sname, pp_schedule_names());
+        if (s)
+            return pp_ynode_error(v, PP_EPARSE, "pipeline.schedule", d,
+                                  "unknown schedule '%s' (did you mean '%s'?)", sname, s);
+        char known[200] = "";
+        size_t m = 0;
+        for (const char *const *n = pp_schedule_names(); *n && m < sizeof known; n++)
+            m += (size_t)snprintf(known + m, sizeof known - m, "%s%s", m ? ", " : "", *n);
+        return pp_ynode_error(v, PP_EPARSE, "pipeline.schedule", d,
+                              "unknown schedule '%s' (known: %s)", sname, known);
+    }
+    sc->schedule = (enum pp_schedule_kind)kind;
+    if ((rc = need(pipeline, "pipeline", "stages", &v, d)) ||
+        (rc = pp_yint(v, "pipeline.stages", 1, PP_MAX_STAGES, &i64, d)))
+        return rc;
+    sc->stages = (int)i64;
+    i64 = 1;
+    if ((rc = opt_int(pipeline, "chunks", "pipeline.chunks", 1, PP_MAX_CHUNKS, &i64, d)))
+        return rc;
+    sc->chunks = (int)i64;
+    if ((rc = need(pipeline, "pipeline", "microbatches", &v, d)) ||
+        (rc = pp_yint(v, "pipeline.microbatches", 1, PP_MAX_MICROBATCHES, &sc->microbatches, d)))
+        return rc;
+    if ((rc = opt_num(pipeline, "microbatch_size", "pipeline.microbatch_size", 1,
+                      &sc->microbatch_size, d)))
+        return rc;
+    sc->partition_balanced = 1;
+    if ((v = pp_ymap_get(pipeline, "partition")) && (rc = read_partition(v, sc, d)))
+        return rc;
+
+    if ((rc = get_map(root, "training", training_keys, 0, &training, d)))
+        return rc;
+    if (training &&
+        ((rc = opt_num(training, "optimizer_state_bytes_per_parameter_byte",
+                       "training.optimizer_state_bytes_per_parameter_byte", 0,
+                       &sc->optimizer_state_bytes_per_parameter_byte, d)) ||
+         (rc = opt_num(training, "gradient_bytes_per_parameter_byte",
+                       "training.gradient_bytes_per_parameter_byte", 0,
+                       &sc->gradient_bytes_per_parameter_byte, d)) ||
+         (rc = opt_num(training, "optimizer_step_ms", "training.optimizer_step_ms", 0,
+                       &sc->optimizer_step_ms, d))))
+        return rc;
+
+    if ((rc = need(root, "", "model", &v, d)) || (rc = read_model(v, doc->file, &sc->model, d)))
+        return rc;
+    return check_semantics(sc, cluster, pipeline, d);
+}
+
+int pp_scenario_parse(const char *buf, size_t len, const char *file, const char *const *sets,
+                      size_t n_sets, struct pp_scenario **out, struct pp_diag *d)
+{
+    struct pp_ydoc *doc;
+    int rc = pp_ydoc_parse(buf, len, file, &doc, d);
+    if (rc)
+        return rc;
+    if (!doc->root || doc->root->kind != PP_Y_MAP) {
+        if (doc->root)
+            rc = pp_ynode_error(doc->root, PP_EPARSE, "", d,
+                                "expected a mapping at the top level (keys name, model, "
+                                "cluster, pipeline, training)");
+        else
+            rc = pp_diag_set(d, PP_EPARSE, file, 0, 0,
+                             "empty scenario: expected a mapping at the top level (keys name, "
+                             "model, cluster, pipeline, training)");
+        pp_ydoc_free(doc);
+        return rc;
+    }
+    for (size_t i = 0; i < n_sets && rc == 0; i++)
+        rc = pp_ydoc_set(doc, sets[i], d);
+    struct pp_scenario *sc = pp_xcalloc(1, sizeof *sc);
+    sc->name = pp_xstrdup("");
+    sc->file = pp_xstrdup(file);
+    sc->chunks = 1;
+    sc->microbatch_size = 1;
+    sc->partition_balanced = 1;
+    if (rc == 0)
+        rc = read_scenario(doc, sc, d);
+    pp_ydoc_free(doc);
+    if (rc) {
+        pp_scenario_free(sc);
+        return rc;
+    }
+    *out = sc;
+    return 0;
+}
+
+int pp_scenario_load(const char *path, const char *const *sets, size_t n_sets,
+                     struct pp_scenario **out, struct pp_diag *d)
+{
+    char *buf;
+    size_t len;
+    int rc = pp_read_file(path, MAX_SCENARIO_BYTES, &buf, &len, d);
+    if (rc)
+        return rc;
+    rc = pp_scenario_parse(buf, len, strcmp(path, "-") == 0 ? "<stdin>" : path, sets, n_sets,
+                           out, d);
+    free(buf);
+    return rc;
+}

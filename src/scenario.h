@@ -1,0 +1,63 @@
+/* scenario.h - a what-if: model, cluster, pipeline, training (YAML front door).
+ *
+ * Schema (all keys; see docs/scenario.md):
+ *   name: text                                   optional label
+ *   model: {file: PATH} | {layers: [...]} | {uniform: {...}} | {layers:..., uniform:...}
+ *   cluster: {devices: N, device_memory_bytes: B,
+ *             link: {bandwidth_bytes_per_s: B, latency_ms: T}}
+ *   pipeline: {schedule: gpipe|1f1b, stages: S, chunks: V, microbatches: M,
+ *              microbatch_size: N, partition: balanced | [counts...]}
+ *   training: {optimizer_state_bytes_per_parameter_byte: K,
+ *              gradient_bytes_per_parameter_byte: G, optimizer_step_ms: T}
+ * A relative model.file is resolved against the scenario's directory. */
+#ifndef PP_SCENARIO_H
+#define PP_SCENARIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schedule.h"
+
+struct pp_diag;
+struct pp_costmodel;
+struct pp_ydoc;
+
+/* Hard caps that keep a typo from asking for terabytes (10^12 microbatches). */
+#define PP_MAX_STAGES 4096
+#define PP_MAX_CHUNKS 64
+#define PP_MAX_MICROBATCHES 1000000
+#define PP_MAX_OPS 200000000ull /* compute ops in one simulated iteration */
+
+struct pp_scenario {
+    char *name;                 /* "" when not given */
+    char *file;                 /* the scenario file */
+    struct pp_costmodel *model; /* owned */
+
+    int devices;
+    double device_memory_bytes;   /* 0 = unlimited */
+    double link_bandwidth_bytes_per_s; /* 0 = infinite: transfers cost latency only */
+    double link_latency_ms;
+
+    enum pp_schedule_kind schedule;
+    int stages;
+    int chunks;
+    int64_t microbatches;
+    double microbatch_size;
+    int partition_balanced;    /* 1 = balanced, else explicit counts below */
+    size_t *partition_counts;  /* stages*chunks layer counts in model order */
+    size_t n_partition_counts;
+
+    double optimizer_state_bytes_per_parameter_byte; /* default 0 */
+    double gradient_bytes_per_parameter_byte;        /* default 0 */
+    double optimizer_step_ms;                        /* default 0 */
+};
+
+/* Parse a scenario buffer. `sets` are --set KEY.PATH=VALUE overrides applied
+ * before validation (n_sets of them). On success *out is owned. */
+int pp_scenario_parse(const char *buf, size_t len, const char *file, const char *const *sets,
+                      size_t n_sets, struct pp_scenario **out, struct pp_diag *d);
+int pp_scenario_load(const char *path, const char *const *sets, size_t n_sets,
+                     struct pp_scenario **out, struct pp_diag *d);
+void pp_scenario_free(struct pp_scenario *sc);
+
+#endif

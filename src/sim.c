@@ -1,0 +1,531 @@
+/* sim.c - the discrete-event engine (stage 4).
+ *
+ * Setup turns the plan into flat arrays: each op's duration, its number of
+ * unmet dependencies, and a CSR list of the ops it feeds, with the link (if
+ * any) and the link occupancy of each transfer. The loop then only pops
+ * events and walks those arrays; everything it touches is allocated up front.
+ * Event ties at one instant: op ends before arrivals, each FIFO by sequence,
+ * so the same input always replays identically. */
+#include "sim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "diag.h"
+#include "partition.h"
+#include "schedule.h"
+#include "xalloc.h"
+
+enum { EV_END };
+#define NONE UINT32_MAX
+
+struct edge {
+    uint32_t consumer;
+    int32_t link;   /* -1: same device, no transfer */
+    pp_time occ_ns; /* link occupancy: bytes / bandwidth */
+};
+
+/* A FIFO link. Requests reach it in time order (the event loop is), so a
+ * transfer's start is known when it is requested: max(now, busy_until). */
+struct link {
+    int32_t src, dst;
+    pp_time busy_until_ns;
+};
+
+struct dev {
+    size_t next, end;
+    int busy;
+    int64_t act_bytes, act_peak_bytes;
+    pp_time busy_ns, first_start_ns, last_end_ns;
+    int started;
+};
+
+/* Per-piece costs, looked up by op kind: cheaper than per-op copies. */
+struct piece_cost {
+    pp_time f_ns, b_ns, bi_ns, bw_ns;
+    int64_t act_bytes, actw_bytes;
+};
+
+struct ctx {
+    const struct pp_plan *plan;
+    const struct pp_sim_config *cfg;
+    size_t n_ops;
+    uint16_t *op_dev;     /* PP_MAX_STAGES fits */
+    uint8_t *wait;        /* dependencies whose producer has not ended, at most 4 */
+    pp_time *ready_ns;    /* latest input arrival among the ended producers */
+    uint32_t *out_first;  /* [n_ops+1] CSR into edges */
+    struct edge *edges;
+    size_t n_edges;
+    struct link *links;
+    int n_links;
+    int32_t *link_hash;   /* open addressing over (src, dst) -> link id */
+    size_t link_hash_mask;
+    struct piece_cost *pc;
+    pp_time opt_ns;
+    struct dev *devs;
+    pp_evq *q;
+    pp_time latency_ns;
+    struct pp_span *spans;
+    struct pp_transfer *transfers; /* in request order (when the producer ends) */
+    size_t n_transfers;
+    uint64_t n_events;
+};
+
+pp_time pp_ms_to_ns(double ms)
+{
+    return (pp_time)llround(ms * 1e6);
+}
+
+/* (piece, mb) -> op id tables; a FB op appears as both a forward and a backward. */
+struct index {
+    uint32_t *fwd, *bin, *bw;
+    int64_t m;
+};
+
+static size_t cell(const struct index *ix, int piece, int64_t mb)
+{
+    return (size_t)piece * (size_t)ix->m + (size_t)mb;
+}
+
+static pp_time op_dur(const struct ctx *c, const struct pp_op *op)
+{
+    switch ((enum pp_op_kind)op->kind) {
+    case PP_OP_F: return c->pc[op->piece].f_ns;
+    case PP_OP_B: return c->pc[op->piece].b_ns;
+    case PP_OP_BI: return c->pc[op->piece].bi_ns;
+    case PP_OP_BW: return c->pc[op->piece].bw_ns;
+    case PP_OP_FB: return c->pc[op->piece].f_ns + c->pc[op->piece2].b_ns;
+    case PP_OP_OPTIM: return c->opt_ns;
+    case PP_OP_ALLREDUCE:
+    case PP_OP_KIND_COUNT: break;
+    }
+    return 0;
+}
+
+/* Activation bytes taken when the op starts (ZB rule: F adds M_B ... W frees M_W). */
+static int64_t op_alloc(const struct ctx *c, const struct pp_op *op)
+{
+    return op->kind == PP_OP_F || op->kind == PP_OP_FB ? c->pc[op->piece].act_bytes : 0;
+}
+
+/* Activation bytes released when the op ends. */
+static int64_t op_free(const struct ctx *c, const struct pp_op *op)
+{
+    switch ((enum pp_op_kind)op->kind) {
+    case PP_OP_B: return c->pc[op->piece].act_bytes;
+    case PP_OP_BI: return c->pc[op->piece].act_bytes - c->pc[op->piece].actw_bytes;
+    case PP_OP_BW: return c->pc[op->piece].actw_bytes;
+    case PP_OP_FB: return c->pc[op->piece2].act_bytes;
+    case PP_OP_F:
+    case PP_OP_OPTIM:
+    case PP_OP_ALLREDUCE:
+    case PP_OP_KIND_COUNT: break;
+    }
+    return 0;
+}
+
+struct dep {
+    uint32_t prod[4];
+    int bytes_piece[4]; /* piece whose output size the transfer carries; -1 same device */
+    int backward[4];
+    int64_t mb[4];
+};
+
+static int add_dep(struct dep *dp, int n, uint32_t prod, int bytes_piece, int backward,
+                   int64_t mb)
+{
+    dp->prod[n] = prod;
+    dp->bytes_piece[n] = bytes_piece;
+    dp->backward[n] = backward;
+    dp->mb[n] = mb;
+    return n + 1;
+}
+
+/* The producers op o waits for, with what a transfer from each would carry. */
+static int op_deps(const struct pp_plan *plan, const struct index *ix, size_t o, struct dep *dp)
+{
+    const struct pp_op *op = &plan->ops[o];
+    int n = 0, last = plan->n_pieces - 1;
+    int halves = op->kind == PP_OP_FB ? 2 : 1;
+    for (int h = 0; h < halves; h++) {
+        int kind = op->kind == PP_OP_FB ? (h ? PP_OP_B : PP_OP_F) : op->kind;
+        int k = h ? op->piece2 : op->piece;
+        int64_t mb = h ? op->mb2 : op->mb;
+        switch ((enum pp_op_kind)kind) {
+        case PP_OP_F:
+            if (k > 0)
+                n = add_dep(dp, n, ix->fwd[cell(ix, k - 1, mb)], k - 1, 0, mb);
+            break;
+        case PP_OP_B:
+        case PP_OP_BI:
+            if (k < last) /* the gradient of piece k's output */
+                n = add_dep(dp, n, ix->bin[cell(ix, k + 1, mb)], k, 1, mb);
+            n = add_dep(dp, n, ix->fwd[cell(ix, k, mb)], -1, 1, mb);
+            break;
+        case PP_OP_BW:
+            n = add_dep(dp, n, ix->bin[cell(ix, k, mb)], -1, 1, mb);
+            break;
+        case PP_OP_FB:
+        case PP_OP_OPTIM:
+        case PP_OP_ALLREDUCE:
+        case PP_OP_KIND_COUNT:
+            break;
+        }
+    }
+    return n;
+}
+
+static size_t link_slot(const struct ctx *c, int src, int dst)
+{
+    uint64_t h = ((uint64_t)(uint32_t)src << 32 | (uint32_t)dst) * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 40) & c->link_hash_mask;
+    while (c->link_hash[i] >= 0 &&
+           (c->links[c->link_hash[i]].src != src || c->links[c->link_hash[i]].dst != dst))
+        i = (i + 1) & c->link_hash_mask;
+    return i;
+}
+
+static int find_link(struct ctx *c, int src, int dst, size_t *links_cap)
+{
+    size_t i = link_slot(c, src, dst);
+    if (c->link_hash[i] >= 0)
+        return c->link_hash[i];
+    if ((size_t)c->n_links * 2 >= c->link_hash_mask) { /* keep the load under 1/2 */
+        size_t cap = (c->link_hash_mask + 1) * 2;
+        free(c->link_hash);
+        c->link_hash = pp_xmalloc(cap * sizeof *c->link_hash);
+        memset(c->link_hash, 0xFF, cap * sizeof *c->link_hash);
+        c->link_hash_mask = cap - 1;
+        for (int l = 0; l < c->n_links; l++)
+            c->link_hash[link_slot(c, c->links[l].src, c->links[l].dst)] = l;
+        i = link_slot(c, src, dst);
+    }
+    c->links = pp_xgrow(c->links, links_cap, (size_t)c->n_links + 1, sizeof *c->links);
+    memset(&c->links[c->n_links], 0, sizeof *c->links);
+    c->links[c->n_links].src = src;
+    c->links[c->n_links].dst = dst;
+    c->link_hash[i] = c->n_links;
+    return c->n_links++;
+}
+
+static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag *d)
+{
+    const struct pp_plan *plan = c->plan;
+    const struct pp_sim_config *cfg = c->cfg;
+    size_t n = plan->n_ops;
+    if (n >= NONE)
+        return pp_diag_set(d, PP_ENOMEM, NULL, 0, 0, "plan has too many ops (%zu)", n);
+
+    int np = plan->n_pieces;
+    c->pc = pp_xmalloc((size_t)np * sizeof *c->pc);
+    for (int k = 0; k < np; k++) {
+        const struct pp_piece *p = &part->pieces[k];
+        c->pc[k].f_ns = pp_ms_to_ns(p->forward_ms);
+        c->pc[k].b_ns = pp_ms_to_ns(p->backward_input_ms + p->backward_weight_ms);
+        c->pc[k].bi_ns = pp_ms_to_ns(p->backward_input_ms);
+        c->pc[k].bw_ns = pp_ms_to_ns(p->backward_weight_ms);
+        c->pc[k].act_bytes = llround(p->activation_bytes);
+        c->pc[k].actw_bytes = llround(p->bw_activation_bytes);
+    }
+    c->opt_ns = pp_ms_to_ns(cfg->optimizer_step_ms);
+    c->latency_ns = pp_ms_to_ns(cfg->link_latency_ms);
+
+    struct index ix = {NULL, NULL, NULL, plan->n_microbatches};
+    size_t cells = (size_t)np * (size_t)plan->n_microbatches + 1;
+    ix.fwd = pp_xmalloc_big(cells * sizeof *ix.fwd);
+    ix.bin = pp_xmalloc_big(cells * sizeof *ix.bin);
+    ix.bw = pp_xmalloc_big(cells * sizeof *ix.bw);
+    memset(ix.fwd, 0xFF, cells * sizeof *ix.fwd);
+    memset(ix.bin, 0xFF, cells * sizeof *ix.bin);
+    memset(ix.bw, 0xFF, cells * sizeof *ix.bw);
+
+    c->n_ops = n;
+    c->op_dev = pp_xmalloc_big((n + 1) * sizeof *c->op_dev);
+    c->wait = pp_xmalloc_big(n + 1);
+    c->ready_ns = pp_xcalloc_big(n + 1, sizeof *c->ready_ns);
+    c->out_first = pp_xcalloc_big(n + 2, sizeof *c->out_first);
+    for (int dv = 0; dv < plan->n_devices; dv++) {
+        for (size_t o = plan->dev_first[dv]; o < plan->dev_first[dv + 1]; o++) {
+            const struct pp_op *op = &plan->ops[o];
+            c->op_dev[o] = (uint16_t)dv;
+            if (op->kind == PP_OP_F || op->kind == PP_OP_FB)
+                ix.fwd[cell(&ix, op->piece, op->mb)] = (uint32_t)o;
+            if (op->kind == PP_OP_B || op->kind == PP_OP_BI)
+                ix.bin[cell(&ix, op->piece, op->mb)] = (uint32_t)o;
+            if (op->kind == PP_OP_FB)
+                ix.bin[cell(&ix, op->piece2, op->mb2)] = (uint32_t)o;
+            if (op->kind == PP_OP_BW)
+                ix.bw[cell(&ix, op->piece, op->mb)] = (uint32_t)o;
+        }
+    }
+
+    /* Pass 1: degrees. Pass 2: CSR fill with link ids and occupancies. */
+    struct dep dp;
+    size_t n_edges = 0;
+    int rc = 0;
+    for (size_t o = 0; o < n && rc == 0; o++) {
+        int k = op_deps(plan, &ix, o, &dp);
+        for (int i = 0; i < k; i++) {
+            if (dp.prod[i] == NONE) {
+                const struct pp_op *op = &plan->ops[o];
+                rc = pp_diag_set(d, PP_EINVAL, NULL, 0, 0,
+                                 "device %d op %zu (%s piece %d microbatch %d) depends on an op "
+                                 "the plan never runs", c->op_dev[o],
+                                 o - plan->dev_first[c->op_dev[o]], pp_op_kind_name(op->kind),
+                                 op->piece, op->mb);
+                break;
+            }
+            c->out_first[dp.prod[i] + 1]++;
+        }
+        c->wait[o] = (uint8_t)k;
+        n_edges += (size_t)k;
+    }
+    if (rc == 0 && n_edges >= NONE)
+        rc = pp_diag_set(d, PP_ENOMEM, NULL, 0, 0, "plan has too many dependencies (%zu)", n_edges);
+    if (rc) {
+        free(ix.fwd);
+        free(ix.bin);
+        free(ix.bw);
+        return rc;
+    }
+    for (size_t o = 0; o < n; o++)
+        c->out_first[o + 1] += c->out_first[o];
+    c->edges = pp_xmalloc_big((n_edges + 1) * sizeof *c->edges);
+    c->n_edges = n_edges;
+    uint32_t *fill = pp_xmalloc_big((n + 1) * sizeof *fill);
+    memcpy(fill, c->out_first, (n + 1) * sizeof *fill);
+    size_t links_cap = 0, n_cross = 0;
+    c->link_hash_mask = 15;
+    c->link_hash = pp_xmalloc(16 * sizeof *c->link_hash);
+    memset(c->link_hash, 0xFF, 16 * sizeof *c->link_hash);
+    double bw = cfg->link_bandwidth_bytes_per_s;
+    for (size_t o = 0; o < n; o++) {
+        int k = op_deps(plan, &ix, o, &dp);
+        for (int i = 0; i < k; i++) {
+            struct edge *e = &c->edges[fill[dp.prod[i]]++];
+            e->consumer = (uint32_t)o;
+            int src = c->op_dev[dp.prod[i]], dst = c->op_dev[o];
+            if (src == dst) {
+                e->link = -1;
+                e->occ_ns = 0;
+                continue;
+            }
+            e->link = find_link(c, src, dst, &links_cap);
+            double bytes = dp.bytes_piece[i] >= 0 ? part->pieces[dp.bytes_piece[i]].output_bytes : 0;
+            e->occ_ns = bw > 0 ? pp_ms_to_ns(bytes / bw * 1e3) : 0;
+            n_cross++;
+        }
+    }
+    free(fill);
+    free(ix.fwd);
+    free(ix.bin);
+    free(ix.bw);
+
+    c->devs = pp_xcalloc((size_t)plan->n_devices, sizeof *c->devs);
+    for (int dv = 0; dv < plan->n_devices; dv++) {
+        c->devs[dv].next = plan->dev_first[dv];
+        c->devs[dv].end = plan->dev_first[dv + 1];
+    }
+    /* Only op ends are events: at most one pending per device. */
+    c->q = pp_evq_create((size_t)plan->n_devices + 1);
+    if (cfg->record_spans) {
+        c->spans = pp_xcalloc_big(n + 1, sizeof *c->spans);
+        c->transfers = pp_xcalloc_big(n_cross + 1, sizeof *c->transfers);
+    }
+    return 0;
+}
+
+static void try_start(struct ctx *c, int dv, pp_time t)
+{
+    struct dev *dev = &c->devs[dv];
+    if (dev->busy || dev->next == dev->end)
+        return;
+    size_t o = dev->next;
+    if (c->wait[o])
+        return;
+    /* Every input's arrival is already known: start when the last one lands. Nothing
+     * else can happen on this device meanwhile, so taking its memory now is exact. */
+    if (c->ready_ns[o] > t)
+        t = c->ready_ns[o];
+    const struct pp_op *op = &c->plan->ops[o];
+    dev->busy = 1;
+    if (!dev->started) {
+        dev->started = 1;
+        dev->first_start_ns = t;
+    }
+    dev->act_bytes += op_alloc(c, op);
+    if (dev->act_bytes > dev->act_peak_bytes)
+        dev->act_peak_bytes = dev->act_bytes;
+    if (c->spans)
+        c->spans[o].start_ns = t;
+    pp_evq_push(c->q, t + op_dur(c, op), 1, EV_END, (uint32_t)o);
+}
+
+/* The F half of an op, if any: its piece, else -1. */
+static int fwd_piece(const struct pp_op *op)
+{
+    return op->kind == PP_OP_F || op->kind == PP_OP_FB ? op->piece : -1;
+}
+
+/* Record a transfer (only when spans are kept). */
+static void note_transfer(struct ctx *c, uint32_t prod_op, const struct edge *ed, pp_time start,
+                          pp_time arrive)
+{
+    const struct pp_op *prod = &c->plan->ops[prod_op], *cons = &c->plan->ops[ed->consumer];
+    struct pp_transfer *tr = &c->transfers[c->n_transfers++];
+    int kp = fwd_piece(prod), kc = fwd_piece(cons);
+    int forward = kp >= 0 && kc == kp + 1 && cons->mb == prod->mb;
+    tr->start_ns = start;
+    tr->end_ns = arrive;
+    tr->src_dev = c->links[ed->link].src;
+    tr->dst_dev = c->links[ed->link].dst;
+    tr->backward = !forward;
+    tr->piece = forward || prod->kind != PP_OP_FB ? prod->piece : prod->piece2;
+    tr->mb = forward || prod->kind != PP_OP_FB ? prod->mb : prod->mb2;
+}
+
+static void on_end(struct ctx *c, uint32_t o, pp_time t)
+{
+    int dv = c->op_dev[o];
+    struct dev *dev = &c->devs[dv];
+    const struct pp_op *op = &c->plan->ops[o];
+    dev->busy = 0;
+    dev->next++;
+    dev->busy_ns += op_dur(c, op);
+    dev->last_end_ns = t;
+    dev->act_bytes -= op_free(c, op);
+    if (c->spans)
+        c->spans[o].end_ns = t;
+    for (uint32_t i = c->out_first[o]; i < c->out_first[o + 1]; i++) {
+        const struct edge *e = &c->edges[i];
+        pp_time arrive = t;
+        if (e->link >= 0) {
+            struct link *l = &c->links[e->link];
+            pp_time start = l->busy_until_ns > t ? l->busy_until_ns : t;
+            l->busy_until_ns = start + e->occ_ns;
+            arrive = l->busy_until_ns + c->latency_ns;
+            if (c->transfers)
+                note_transfer(c, o, e, start, arrive);
+        }
+        if (arrive > c->ready_ns[e->consumer])
+            c->ready_ns[e->consumer] = arrive;
+        if (--c->wait[e->consumer] == 0)
+            try_start(c, c->op_dev[e->consumer], t);
+    }
+    try_start(c, dv, t);
+}
+
+static int loop(struct ctx *c, struct pp_diag *d)
+{
+    for (int dv = 0; dv < c->plan->n_devices; dv++)
+        try_start(c, dv, 0);
+    struct pp_event ev;
+    while (pp_evq_pop(c->q, &ev)) {
+        c->n_events++;
+        on_end(c, ev.arg, ev.t_ns);
+    }
+    for (int dv = 0; dv < c->plan->n_devices; dv++) {
+        const struct dev *dev = &c->devs[dv];
+        if (dev->next != dev->end) {
+            const struct pp_op *op = &c->plan->ops[dev->next];
+            return pp_diag_set(d, PP_EINVAL, NULL, 0, 0,
+                               "schedule deadlocks: device %d waits forever at its op %zu "
+                               "(%s piece %d microbatch %d)", dv,
+                               dev->next - c->plan->dev_first[dv], pp_op_kind_name(op->kind),
+                               op->piece, op->mb);
+        }
+    }
+    return 0;
+}
+
+static void ctx_free(struct ctx *c)
+{
+    free(c->pc);
+    free(c->op_dev);
+    free(c->wait);
+    free(c->ready_ns);
+    free(c->out_first);
+    free(c->edges);
+    free(c->links);
+    free(c->link_hash);
+    free(c->devs);
+    pp_evq_free(c->q);
+    free(c->spans);
+    free(c->transfers);
+}
+
+/* Host wall-clock time, for the benchmark only; never part of a report. */
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
+               const struct pp_sim_config *cfg, struct pp_sim_result **out, struct pp_diag *d)
+{
+    if ((size_t)plan->n_pieces != part->n_pieces)
+        return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "plan has %d pieces, partition has %zu",
+                           plan->n_pieces, part->n_pieces);
+    if (plan->n_devices > UINT16_MAX)
+        return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "too many devices (%d)", plan->n_devices);
+    struct ctx c;
+    memset(&c, 0, sizeof c);
+    c.plan = plan;
+    c.cfg = cfg;
+    double t0 = wall_s();
+    int rc = setup(&c, part, d);
+    double t1 = wall_s();
+    if (rc == 0)
+        rc = loop(&c, d);
+    double t2 = wall_s();
+    if (rc) {
+        ctx_free(&c);
+        return rc;
+    }
+    struct pp_sim_result *r = pp_xcalloc(1, sizeof *r);
+    r->n_devices = plan->n_devices;
+    r->n_ops = plan->n_ops;
+    r->n_events = c.n_events;
+    r->setup_s = t1 - t0;
+    r->loop_s = t2 - t1;
+    r->dev = pp_xcalloc((size_t)plan->n_devices, sizeof *r->dev);
+    double per_param = 1.0 + cfg->gradient_bytes_per_parameter_byte +
+                       cfg->optimizer_state_bytes_per_parameter_byte;
+    for (int k = 0; k < plan->n_pieces; k++)
+        r->dev[plan->piece_device[k]].static_bytes += part->pieces[k].parameter_bytes * per_param;
+    for (int dv = 0; dv < plan->n_devices; dv++) {
+        struct pp_device_result *dr = &r->dev[dv];
+        const struct dev *dev = &c.devs[dv];
+        dr->busy_ns = dev->busy_ns;
+        dr->first_start_ns = dev->first_start_ns;
+        dr->last_end_ns = dev->last_end_ns;
+        dr->peak_activation_bytes = (double)dev->act_peak_bytes;
+        dr->peak_memory_bytes = dr->static_bytes + dr->peak_activation_bytes;
+        dr->over_memory = cfg->device_memory_bytes > 0 &&
+                          dr->peak_memory_bytes > cfg->device_memory_bytes;
+        if (dev->last_end_ns > r->makespan_ns)
+            r->makespan_ns = dev->last_end_ns;
+    }
+    r->spans = c.spans;
+    r->transfers = c.transfers;
+    r->n_transfers = c.n_transfers;
+    c.spans = NULL;
+    c.transfers = NULL;
+    ctx_free(&c);
+    *out = r;
+    return 0;
+}
+
+void pp_sim_result_free(struct pp_sim_result *r)
+{
+    if (!r)
+        return;
+    free(r->dev);
+    free(r->spans);
+    free(r->transfers);
+    free(r);
+}

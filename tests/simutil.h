@@ -1,0 +1,66 @@
+/* simutil.h - build cost models, partitions and runs by hand for engine tests. */
+#ifndef PP_SIMUTIL_H
+#define PP_SIMUTIL_H
+
+#include <stdlib.h>
+
+#include "costmodel.h"
+#include "partition.h"
+#include "schedule.h"
+#include "sim.h"
+#include "xalloc.h"
+
+/* n identical layers, times in ms. */
+static inline struct pp_costmodel *uniform_model(size_t n, double f_ms, double bi_ms, double bw_ms,
+                                                 double act_bytes, double out_bytes)
+{
+    struct pp_costmodel *cm = pp_xcalloc(1, sizeof *cm);
+    cm->n_layers = n;
+    cm->layers = pp_xcalloc(n, sizeof *cm->layers);
+    for (size_t i = 0; i < n; i++) {
+        struct pp_layer *l = &cm->layers[i];
+        l->forward_ms = f_ms;
+        l->backward_input_ms = bi_ms;
+        l->backward_weight_ms = bw_ms;
+        l->split_backward = bw_ms > 0;
+        l->activation_bytes = act_bytes;
+        l->bw_activation_bytes = act_bytes;
+        l->output_bytes = out_bytes;
+        l->parameter_bytes = 1000;
+    }
+    return cm;
+}
+
+static inline void free_model(struct pp_costmodel *cm)
+{
+    free(cm->layers);
+    free(cm);
+}
+
+/* Simulate schedule `kind` on p balanced stages of one layer each. */
+static inline struct pp_sim_result *sim_uniform(enum pp_schedule_kind kind, int p, int64_t m,
+                                                double f_ms, double b_ms, double lat_ms,
+                                                struct pp_plan **plan_out)
+{
+    struct pp_costmodel *cm = uniform_model((size_t)p, f_ms, b_ms, 0, 1, 0);
+    struct pp_partition *part = NULL;
+    struct pp_plan *plan = NULL;
+    struct pp_sim_result *r = NULL;
+    struct pp_diag d;
+    struct pp_sched_params sp = {p, 1, m};
+    struct pp_sim_config cfg = {0};
+    cfg.link_latency_ms = lat_ms;
+    cfg.record_spans = 1;
+    if (pp_partition_balanced(cm, (size_t)p, &part, &d) == 0 &&
+        pp_plan_build(kind, &sp, &plan, &d) == 0)
+        pp_sim_run(plan, part, &cfg, &r, &d);
+    pp_partition_free(part);
+    free_model(cm);
+    if (plan_out)
+        *plan_out = plan;
+    else
+        pp_plan_free(plan);
+    return r;
+}
+
+#endif
