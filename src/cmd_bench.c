@@ -150,7 +150,7 @@ int pp_cmd_bench(int argc, char **argv)
     long long m = 4096;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             stages = atoi(optarg);

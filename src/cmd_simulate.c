@@ -40,7 +40,7 @@ int pp_cmd_simulate(int argc, char **argv)
     const char *out_path = NULL, *plot_dir = NULL;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+f:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             sets[n_sets++] = optarg;
@@ -96,7 +96,8 @@ int pp_cmd_simulate(int argc, char **argv)
         if (rc)
             status = pp_cli_fail(&d, rc);
         else if (!out_path || strcmp(out_path, "-") != 0)
-            fprintf(stderr, "ppsim: wrote %s/gantt.png\n", plot_dir);
+            fprintf(stderr, "ppsim: wrote %s%sgantt.png\n", plot_dir,
+                    plot_dir[strlen(plot_dir) - 1] == '/' ? "" : "/");
     }
     if (status == PP_EXIT_OK && !run->fits_memory) {
         fprintf(stderr, "ppsim: infeasible: %s\n", run->infeasible_reason);

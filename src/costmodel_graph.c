@@ -7,6 +7,7 @@
  * The DAG is linearised with Kahn's algorithm, ties broken by file order. */
 #include "costmodel.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,6 @@ struct gedge {
 };
 
 struct gparse {
-    const char *buf; /* start of the text (after a BOM) */
     const char *file;
     struct gnode *nodes;
     size_t n_nodes, cap_nodes;
@@ -294,7 +294,7 @@ static int parse_node_line(struct gparse *g, const char *ls, unsigned line, cons
         int rc = parse_number(g, ls, line, "stage_id", v + 9, e, &k, d);
         if (rc)
             return rc;
-        if (k != (double)(int64_t)k)
+        if (k != floor(k))
             return pp_diag_set(d, PP_EPARSE, g->file, line, col_of(ls, v + 9),
                                "stage_id: expected an integer, got '%.*s'", (int)(e - v - 9),
                                v + 9);
@@ -478,7 +478,9 @@ static int report_cycle(struct gparse *g, const struct csr *pred, const size_t *
                 break;
             }
     }
-    /* Spell the cycle out (predecessor walk, printed forwards), briefly. */
+    /* Spell the cycle out. path[] holds v's predecessors walking backwards, so
+     * forwards the cycle reads v -> path[len-1] -> ... -> path[1] -> v; a long one
+     * keeps only the part just before v. */
     size_t path[8], len = 0, u = v;
     do {
         if (len < 8)
@@ -491,13 +493,12 @@ static int report_cycle(struct gparse *g, const struct csr *pred, const size_t *
             }
     } while (u != v && len <= n);
     char msg[300];
-    size_t m = 0;
-    msg[0] = '\0';
-    size_t shown = len < 8 ? len : 8;
-    for (size_t i = shown; i-- > 0 && m < sizeof msg;)
+    size_t m = (size_t)snprintf(msg, sizeof msg, "'%s' -> %s", g->nodes[v].id,
+                                len > 8 ? "... -> " : "");
+    for (size_t i = (len < 8 ? len : 8) - 1; i >= 1 && m < sizeof msg; i--)
         m += (size_t)snprintf(msg + m, sizeof msg - m, "'%s' -> ", g->nodes[path[i]].id);
     if (m < sizeof msg)
-        snprintf(msg + m, sizeof msg - m, len > 8 ? "... -> '%s'" : "'%s'", g->nodes[v].id);
+        snprintf(msg + m, sizeof msg - m, "'%s'", g->nodes[v].id);
     return pp_diag_set(d, PP_EPARSE, g->file, g->nodes[v].line, g->nodes[v].col,
                        "the graph has a cycle through node '%s': %s", g->nodes[v].id, msg);
 }
@@ -505,6 +506,8 @@ static int report_cycle(struct gparse *g, const struct csr *pred, const size_t *
 static int build_model(struct gparse *g, struct pp_costmodel *cm, struct pp_diag *d)
 {
     size_t n = g->n_nodes, ne = g->n_edges;
+    if (!g->table)
+        table_grow(g); /* edges but no nodes: lookups need a table */
     /* Resolve endpoints; a node may be declared after an edge that names it. */
     for (size_t i = 0; i < ne; i++) {
         struct gedge *ed = &g->edges[i];
@@ -662,7 +665,6 @@ int pp_costmodel_parse_graph(const char *buf, size_t len, const char *file,
         buf += 3;
         len -= 3;
     }
-    g.buf = buf;
     struct pp_costmodel *cm = pp_xcalloc(1, sizeof *cm);
     int rc = parse_lines(&g, buf, len, d);
     if (rc == 0)

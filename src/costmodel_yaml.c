@@ -29,7 +29,11 @@ static const char *const uniform_keys[] = {"count", "name", LAYER_FIELDS, NULL};
 static const char *const uniform_item_keys[] = {"uniform", NULL};
 static const char *const model_keys[] = {"name", "source", "layers", "uniform", NULL};
 
+/* The reader runs twice: once only counting (so an oversized model is refused
+ * before anything is allocated, and every error is found), then filling an
+ * array of exactly the right size. */
 struct lbuild {
+    int count_only;
     struct pp_layer *layers;
     size_t n, cap;
 };
@@ -143,6 +147,10 @@ static int read_layer(const struct pp_ynode *m, const char *path, struct lbuild 
     if (lb->n >= MAX_LAYERS)
         return pp_ynode_error(m, PP_ENOMEM, path, d, "the model has more than %d layers",
                               MAX_LAYERS);
+    if (lb->count_only) {
+        lb->n++;
+        return 0;
+    }
     struct pp_layer *L = push_layer(lb);
     *L = tmpl;
     L->name = pp_xstrdup(name);
@@ -183,6 +191,10 @@ static int read_uniform(const struct pp_ynode *m, const char *path, struct lbuil
         return pp_ynode_error(cn, PP_ENOMEM, full, d,
                               "%lld more layers would make the model larger than %d layers",
                               (long long)count, MAX_LAYERS);
+    if (lb->count_only) {
+        lb->n += (size_t)count;
+        return 0;
+    }
     size_t name_len = name ? strlen(name) + 24 : 32;
     for (int64_t j = 0; j < count; j++) {
         char *nb = pp_xmalloc(name_len);
@@ -285,20 +297,27 @@ int pp_costmodel_from_node(const struct pp_ynode *node, const char *path, const 
         return pp_diag_set(d, PP_EPARSE, file, 0, 0,
                            "%s%sempty model: expected a mapping with 'layers:' or 'uniform:'",
                            path, *path ? ": " : "");
-    struct lbuild lb = {NULL, 0, 0};
+    struct lbuild lb = {1, NULL, 0, 0};
     char *name = NULL;
     int rc = read_model(node, path, &lb, &name, d);
     if (rc == 0 && lb.n == 0)
         rc = pp_ynode_error(node, PP_EINVAL, path, d, "the model has no layers");
+    if (rc == 0) {
+        size_t n = lb.n;
+        free(name);
+        name = NULL;
+        lb = (struct lbuild){0, pp_xmalloc(n * sizeof *lb.layers), 0, n};
+        rc = read_model(node, path, &lb, &name, d);
+    }
     if (rc) {
-        for (size_t i = 0; i < lb.n; i++)
+        for (size_t i = 0; !lb.count_only && i < lb.n; i++)
             free(lb.layers[i].name);
         free(lb.layers);
         free(name);
         return rc;
     }
     struct pp_costmodel *cm = pp_xcalloc(1, sizeof *cm);
-    cm->layers = lb.n < lb.cap ? pp_xrealloc(lb.layers, lb.n * sizeof *lb.layers) : lb.layers;
+    cm->layers = lb.layers;
     cm->n_layers = lb.n;
     cm->format = PP_MODEL_YAML;
     cm->source = pp_xstrdup(file ? file : "");

@@ -37,7 +37,8 @@ static char *join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = pp_xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
+    int slash = dir[0] && dir[strlen(dir) - 1] == '/';
+    snprintf(p, n, "%s%s%s", dir, slash ? "" : "/", name);
     return p;
 }
 

@@ -65,16 +65,17 @@ static int parser_error(yaml_parser_t *p, const char *buf, size_t len, const cha
     if (p->error == YAML_READER_ERROR) {
         offset_to_linecol(buf, len, p->problem_offset, &line, &col);
         if (p->problem_value != -1)
-            return pp_diag_set(d, PP_EPARSE, file, line, col, "not valid UTF-8 text: %s (byte 0x%02x)",
-                               problem, (unsigned)p->problem_value & 0xFF);
+            return pp_diag_set(d, PP_EPARSE, file, line, col,
+                               "not valid UTF-8 text: %s (byte 0x%02x)", problem,
+                               (unsigned)p->problem_value & 0xFF);
         return pp_diag_set(d, PP_EPARSE, file, line, col, "not valid UTF-8 text: %s", problem);
     }
     line = (unsigned)p->problem_mark.line + 1;
     col = (unsigned)p->problem_mark.column + 1;
     if (p->context)
-        return pp_diag_set(d, PP_EPARSE, file, line, col, "malformed YAML: %s (%s at line %zu, column %zu)",
-                           problem, p->context, p->context_mark.line + 1,
-                           p->context_mark.column + 1);
+        return pp_diag_set(d, PP_EPARSE, file, line, col,
+                           "malformed YAML: %s (%s at line %zu, column %zu)", problem,
+                           p->context, p->context_mark.line + 1, p->context_mark.column + 1);
     return pp_diag_set(d, PP_EPARSE, file, line, col, "malformed YAML: %s", problem);
 }
 
@@ -276,9 +277,12 @@ int pp_ydoc_load(const char *path, struct pp_ydoc **out, struct pp_diag *d)
     return rc;
 }
 
+/* Override nodes have no line: positions inside VALUE would read as positions
+ * in a file called "--set KEY=VALUE". */
 static void retarget_file(struct pp_ynode *n, const char *file)
 {
     n->file = file;
+    n->line = n->col = 0;
     size_t kids = n->kind == PP_Y_MAP ? 2 * n->n : n->n;
     for (size_t i = 0; i < kids; i++)
         retarget_file(n->kids[i], file);
@@ -312,7 +316,6 @@ int pp_ydoc_set(struct pp_ydoc *doc, const char *assignment, struct pp_diag *d)
     val->root = NULL;
     pp_ydoc_free(val);
     retarget_file(newval, owned);
-    newval->line = newval->col = 0;
 
     if (!doc->root) {
         yaml_mark_t m = {0, 0, 0};

@@ -49,7 +49,8 @@ static void test_aliases_and_anchors(void)
     CHECK_STR(msg, "t.yaml:2:4: error: YAML anchors and aliases are not supported (alias '*x')");
     /* "Billion laughs": nine levels of ten aliases each would expand to 10^9
      * strings in a naive tree builder; the first anchor stops it. */
-    const char *laughs = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+    const char *laughs = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\","
+                         "\"lol\"]\n"
                          "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
                          "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
                          "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"

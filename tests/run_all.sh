@@ -1,0 +1,24 @@
+#!/bin/sh
+# Run the whole suite twice: a -Werror build, and an AddressSanitizer + UBSan
+# build (LeakSanitizer on, no recovery from UB). Ends with "N passed, N failed"
+# summed over both, read from meson's testlog.json (CUnit's own exit codes are
+# handled in tests/testutil.h).
+set -u
+cd "$(dirname "$0")/.."
+status=0
+[ -f build/build.ninja ] || meson setup build --werror >/dev/null || exit 1
+meson test -C build --print-errorlogs || status=1
+if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=-fno-sanitize-recover=all >/dev/null || exit 1
+fi
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-asan --print-errorlogs || status=1
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+r = [json.loads(l)["result"] for f in sys.argv[1:] for l in open(f)]
+ok = sum(x in ("OK", "EXPECTEDFAIL") for x in r)
+sk = r.count("SKIP")
+print(f"{ok} passed, {len(r) - ok - sk} failed, {sk} skipped")
+PY
+exit $status
