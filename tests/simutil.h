@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "costmodel.h"
+#include "diag.h"
 #include "partition.h"
 #include "schedule.h"
 #include "sim.h"
@@ -37,29 +38,44 @@ static inline void free_model(struct pp_costmodel *cm)
     free(cm);
 }
 
-/* Simulate schedule `kind` on p balanced stages of one layer each. */
-static inline struct pp_sim_result *sim_uniform(enum pp_schedule_kind kind, int p, int64_t m,
-                                                double f_ms, double b_ms, double lat_ms,
-                                                struct pp_plan **plan_out)
+/* Balanced split of cm into p stages, plan, replay. NULL on any failure.
+ * plan_out / part_out (optional) receive the plan and partition. */
+static inline struct pp_sim_result *sim_model(const struct pp_costmodel *cm,
+                                              enum pp_schedule_kind kind, int p, int64_t m,
+                                              const struct pp_sim_config *cfg,
+                                              struct pp_plan **plan_out,
+                                              struct pp_partition **part_out)
 {
-    struct pp_costmodel *cm = uniform_model((size_t)p, f_ms, b_ms, 0, 1, 0);
     struct pp_partition *part = NULL;
     struct pp_plan *plan = NULL;
     struct pp_sim_result *r = NULL;
     struct pp_diag d;
     struct pp_sched_params sp = {p, 1, m};
-    struct pp_sim_config cfg = {0};
-    cfg.link_latency_ms = lat_ms;
-    cfg.record_spans = 1;
     if (pp_partition_balanced(cm, (size_t)p, &part, &d) == 0 &&
         pp_plan_build(kind, &sp, &plan, &d) == 0)
-        pp_sim_run(plan, part, &cfg, &r, &d);
-    pp_partition_free(part);
-    free_model(cm);
+        pp_sim_run(plan, part, cfg, &r, &d);
+    if (part_out)
+        *part_out = part;
+    else
+        pp_partition_free(part);
     if (plan_out)
         *plan_out = plan;
     else
         pp_plan_free(plan);
+    return r;
+}
+
+/* Simulate schedule `kind` on p balanced stages of one layer each, spans kept. */
+static inline struct pp_sim_result *sim_uniform(enum pp_schedule_kind kind, int p, int64_t m,
+                                                double f_ms, double b_ms, double lat_ms,
+                                                struct pp_plan **plan_out)
+{
+    struct pp_costmodel *cm = uniform_model((size_t)p, f_ms, b_ms, 0, 1, 0);
+    struct pp_sim_config cfg = {0};
+    cfg.link_latency_ms = lat_ms;
+    cfg.record_spans = 1;
+    struct pp_sim_result *r = sim_model(cm, kind, p, m, &cfg, plan_out, NULL);
+    free_model(cm);
     return r;
 }
 

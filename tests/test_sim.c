@@ -124,18 +124,13 @@ static void test_zero_bubble_table5_1f1b(void)
 static void test_link_serialises(void)
 {
     struct pp_costmodel *cm = uniform_model(2, 1, 1, 0, 1, 3e9);
-    struct pp_partition *part = NULL;
     struct pp_plan *plan = NULL;
-    struct pp_sim_result *r = NULL;
-    struct pp_diag d;
-    struct pp_sched_params sp = {2, 1, 3};
     struct pp_sim_config cfg = {0};
     cfg.link_bandwidth_bytes_per_s = 1e12;
     cfg.link_latency_ms = 0.5;
     cfg.record_spans = 1;
-    CU_ASSERT_EQUAL_FATAL(pp_partition_balanced(cm, 2, &part, &d), 0);
-    CU_ASSERT_EQUAL_FATAL(pp_plan_build(PP_SCHED_GPIPE, &sp, &plan, &d), 0);
-    CU_ASSERT_EQUAL_FATAL(pp_sim_run(plan, part, &cfg, &r, &d), 0);
+    struct pp_sim_result *r = sim_model(cm, PP_SCHED_GPIPE, 2, 3, &cfg, &plan, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     size_t base = plan->dev_first[1];
     CHECK_CLOSE(r->spans[base + 0].start_ns / 1e6, 4.5, 0);
     CHECK_CLOSE(r->spans[base + 1].start_ns / 1e6, 7.5, 0);
@@ -145,7 +140,6 @@ static void test_link_serialises(void)
     CHECK_INT(r->transfers[1].start_ns - r->transfers[0].start_ns, 3000000);
     pp_sim_result_free(r);
     pp_plan_free(plan);
-    pp_partition_free(part);
     free_model(cm);
 }
 
@@ -194,18 +188,12 @@ static void test_deterministic(void)
 static void test_memory_accounting(void)
 {
     struct pp_costmodel *cm = uniform_model(4, 1, 2, 0, 1e9, 0);
-    struct pp_partition *part = NULL;
-    struct pp_plan *plan = NULL;
-    struct pp_sim_result *r = NULL;
-    struct pp_diag d;
-    struct pp_sched_params sp = {2, 1, 4};
     struct pp_sim_config cfg = {0};
     cfg.optimizer_state_bytes_per_parameter_byte = 6;
     cfg.gradient_bytes_per_parameter_byte = 1;
     cfg.device_memory_bytes = 3.5e9;
-    CU_ASSERT_EQUAL_FATAL(pp_partition_balanced(cm, 2, &part, &d), 0);
-    CU_ASSERT_EQUAL_FATAL(pp_plan_build(PP_SCHED_1F1B, &sp, &plan, &d), 0);
-    CU_ASSERT_EQUAL_FATAL(pp_sim_run(plan, part, &cfg, &r, &d), 0);
+    struct pp_sim_result *r = sim_model(cm, PP_SCHED_1F1B, 2, 4, &cfg, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     CHECK_CLOSE(r->dev[0].static_bytes, 2 * 1000 * 8, 0);
     /* 2 layers of 1 GB per microbatch: rank 0 holds 2 microbatches, rank 1 one. */
     CHECK_CLOSE(r->dev[0].peak_activation_bytes, 4e9, 0);
@@ -213,8 +201,6 @@ static void test_memory_accounting(void)
     CU_ASSERT_TRUE(r->dev[0].over_memory);
     CU_ASSERT_FALSE(r->dev[1].over_memory);
     pp_sim_result_free(r);
-    pp_plan_free(plan);
-    pp_partition_free(part);
     free_model(cm);
 }
 
