@@ -26,10 +26,12 @@
 
 static const char usage[] =
     "Usage: ppsim bench [--stages S] [--microbatches M] [--schedule NAME] [--repeat N]\n"
+    "                   [--no-spans]\n"
     "Simulate a large balanced iteration (default 1F1B, 64 stages x 4096 microbatches:\n"
     "524,288 compute ops plus their transfers) and print simulated ops per second,\n"
     "peak RSS and bytes per op at M/4, M/2 and M microbatches (memory must grow\n"
-    "linearly), each as a ratio against baselines measured in the same run.\n";
+    "linearly), each as a ratio against baselines measured in the same run.\n"
+    "--no-spans skips recording op spans and transfers, as a sweep does.\n";
 
 static double now_s(void)
 {
@@ -45,7 +47,7 @@ struct result {
 };
 
 /* One timed replay; keeps the best of `repeat` runs (least disturbed by noise). */
-static struct result measure(int stages, int64_t m, int sched, int repeat)
+static struct result measure(int stages, int64_t m, int sched, int repeat, int spans)
 {
     struct result res = {0, 1e300, 1e300, 1e300, 0, 0};
     struct pp_costmodel cm = {0};
@@ -72,7 +74,7 @@ static struct result measure(int stages, int64_t m, int sched, int repeat)
     struct pp_sim_config cfg = {0};
     cfg.link_bandwidth_bytes_per_s = 25e9;
     cfg.link_latency_ms = 0.005;
-    cfg.record_spans = 1;
+    cfg.record_spans = spans;
     size_t compute = 0;
     for (size_t o = 0; o < plan->n_ops; o++)
         compute += plan->ops[o].kind != PP_OP_OPTIM;
@@ -112,7 +114,7 @@ static struct result measure(int stages, int64_t m, int sched, int repeat)
 }
 
 /* Run measure() in a child; returns its result and peak RSS in bytes. */
-static int run_child(int stages, int64_t m, int sched, int repeat, struct result *res,
+static int run_child(int stages, int64_t m, int sched, int repeat, int spans, struct result *res,
                      double *rss_bytes)
 {
     int fds[2];
@@ -124,7 +126,7 @@ static int run_child(int stages, int64_t m, int sched, int repeat, struct result
         return -1;
     if (pid == 0) {
         close(fds[0]);
-        struct result r = measure(stages, m, sched, repeat);
+        struct result r = measure(stages, m, sched, repeat, spans);
         ssize_t w = write(fds[1], &r, sizeof r);
         _exit(w == (ssize_t)sizeof r ? 0 : 1);
     }
@@ -144,9 +146,10 @@ int pp_cmd_bench(int argc, char **argv)
     static const struct option opts[] = {
         {"stages", required_argument, NULL, 's'},   {"microbatches", required_argument, NULL, 'm'},
         {"schedule", required_argument, NULL, 'k'}, {"repeat", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"no-spans", no_argument, NULL, 'n'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    int stages = 64, repeat = 3, sched = PP_SCHED_1F1B, c;
+    int stages = 64, repeat = 3, sched = PP_SCHED_1F1B, spans = 1, c;
     long long m = 4096;
     optind = 0;
     opterr = 0;
@@ -166,6 +169,9 @@ int pp_cmd_bench(int argc, char **argv)
             if (sched < 0)
                 return pp_cli_usage("bench", "unknown schedule '%s'", optarg);
             break;
+        case 'n':
+            spans = 0;
+            break;
         case 'h':
             fputs(usage, stdout);
             return PP_EXIT_OK;
@@ -176,16 +182,16 @@ int pp_cmd_bench(int argc, char **argv)
     if (stages < 1 || stages > 4096 || m < 4 || m > 1000000 || repeat < 1 || repeat > 100)
         return pp_cli_usage("bench", "need 1 <= stages <= 4096, 4 <= microbatches <= 1e6, "
                                      "1 <= repeat <= 100");
-    printf("ppsim bench: %s, %d stages, balanced, 25 GB/s links, spans recorded\n",
-           pp_schedule_name((enum pp_schedule_kind)sched), stages);
+    printf("ppsim bench: %s, %d stages, balanced, 25 GB/s links, spans %s\n",
+           pp_schedule_name((enum pp_schedule_kind)sched), stages,
+           spans ? "recorded (as for a plot)" : "not kept (as in a sweep)");
     printf("%12s %11s %9s %12s %10s %14s %10s %9s %11s %9s\n", "microbatches", "compute_ops",
            "events", "loop_ops/s", "vs_target", "total_ops/s", "vs_target", "vs_floor",
            "peak_rss_MB", "bytes/op");
-    double prev_per_op = 0;
     for (long long mm = m / 4; mm <= m; mm *= 2) {
         struct result r;
         double rss;
-        if (run_child(stages, mm, sched, repeat, &r, &rss) != 0) {
+        if (run_child(stages, mm, sched, repeat, spans, &r, &rss) != 0) {
             fprintf(stderr, "ppsim bench: run failed at %lld microbatches\n", mm);
             return PP_EXIT_FAIL;
         }
@@ -193,9 +199,7 @@ int pp_cmd_bench(int argc, char **argv)
         printf("%12lld %11.0f %9llu %12.4g %9.2fx %14.4g %9.2fx %8.1fx %11.1f %9.1f\n", mm, r.ops,
                (unsigned long long)r.events, ops_s, ops_s / 1e7, total_s, total_s / 1e7,
                r.sim_s / r.floor_s, rss / 1e6, rss / r.ops);
-        prev_per_op = rss / r.ops;
     }
-    (void)prev_per_op;
     printf("loop = the event loop alone; total = pp_sim_run including setup (dependency\n"
            "arrays, first-touch page faults). vs_target = ops/s / 10e6 (>= 1 meets the\n"
            "target); vs_floor = loop time / one plain pass over the op array.\n");
