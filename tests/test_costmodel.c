@@ -46,12 +46,15 @@ static const struct pp_layer *find(const struct pp_costmodel *cm, const char *na
     return NULL;
 }
 
-/* Graph text -> model or error message (in msg). */
-static int graph(const char *text, struct pp_costmodel **out)
+typedef int (*parse_fn)(const char *, size_t, const char *, struct pp_costmodel **,
+                        struct pp_diag *);
+
+/* Text -> model, or the formatted error in msg. */
+static int parse_with(parse_fn fn, const char *file, const char *text, struct pp_costmodel **out)
 {
     struct pp_diag d;
     struct pp_costmodel *cm = NULL;
-    int rc = pp_costmodel_parse_graph(text, strlen(text), "g.txt", &cm, &d);
+    int rc = fn(text, strlen(text), file, &cm, &d);
     if (rc)
         pp_diag_format(&d, msg, sizeof msg);
     if (out)
@@ -61,18 +64,14 @@ static int graph(const char *text, struct pp_costmodel **out)
     return rc;
 }
 
+static int graph(const char *text, struct pp_costmodel **out)
+{
+    return parse_with(pp_costmodel_parse_graph, "g.txt", text, out);
+}
+
 static int yaml(const char *text, struct pp_costmodel **out)
 {
-    struct pp_diag d;
-    struct pp_costmodel *cm = NULL;
-    int rc = pp_costmodel_parse_yaml(text, strlen(text), "m.yaml", &cm, &d);
-    if (rc)
-        pp_diag_format(&d, msg, sizeof msg);
-    if (out)
-        *out = cm;
-    else
-        pp_costmodel_free(cm);
-    return rc;
+    return parse_with(pp_costmodel_parse_yaml, "m.yaml", text, out);
 }
 
 /* A well-formed node line with the given numbers (text, so tests can break them). */
