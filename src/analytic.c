@@ -3,6 +3,8 @@
  * simulator does, so "exact" cases agree to the last digit. */
 #include "analytic.h"
 
+#include <stdint.h>
+
 #include "partition.h"
 #include "schedule.h"
 #include "sim.h"
@@ -15,7 +17,7 @@ void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition 
     pp_time sum_ns = 0, max_ns = 0;
     pp_time comm_sum_ns = 0, comm_max_ns = 0;
     pp_time lat_ns = pp_ms_to_ns(cfg->link_latency_ms);
-    int balanced = 1;
+    pp_time min_ns = INT64_MAX;
     for (int s = 0; s < plan->n_pieces; s++) {
         const struct pp_piece *pc = &part->pieces[s];
         pp_time t = pp_ms_to_ns(pc->forward_ms) +
@@ -23,10 +25,8 @@ void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition 
         sum_ns += t;
         if (t > max_ns)
             max_ns = t;
-        if (s > 0 && t != pp_ms_to_ns(part->pieces[0].forward_ms) +
-                              pp_ms_to_ns(part->pieces[0].backward_input_ms +
-                                          part->pieces[0].backward_weight_ms))
-            balanced = 0;
+        if (t < min_ns)
+            min_ns = t;
         if (s + 1 < plan->n_pieces) {
             double bw = cfg->link_bandwidth_bytes_per_s;
             pp_time c = lat_ns + (bw > 0 ? pp_ms_to_ns(pc->output_bytes / bw * 1e3) : 0);
@@ -35,6 +35,7 @@ void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition 
                 comm_max_ns = c;
         }
     }
+    int balanced = min_ns == max_ns;
     pp_time t_ns = sum_ns + (pp_time)(m - 1) * max_ns + pp_ms_to_ns(cfg->optimizer_step_ms);
     out->exact = balanced && comm_sum_ns == 0;
     switch (plan->kind) {

@@ -82,9 +82,9 @@ struct pp_plan *pp_plan_alloc(enum pp_schedule_kind kind, const struct pp_sched_
     plan->dev_first = pp_xcalloc((size_t)plan->n_devices + 1, sizeof *plan->dev_first);
     size_t cap = ops_per_device_hint * (size_t)plan->n_devices;
     plan->ops = pp_xmalloc_big((cap ? cap : 1) * sizeof *plan->ops);
-    /* Stash the capacity in n_ops' place until finish: pushes grow as needed. */
+    /* Until pp_plan_finish, dev_first[0] holds the ops capacity; pushes grow it. */
     plan->n_ops = 0;
-    plan->dev_first[0] = cap; /* temporarily: capacity */
+    plan->dev_first[0] = cap;
     return plan;
 }
 

@@ -1,11 +1,12 @@
 /* sim.c - the discrete-event engine (stage 4).
  *
- * Setup turns the plan into flat arrays: each op's duration, its number of
- * unmet dependencies, and a CSR list of the ops it feeds, with the link (if
- * any) and the link occupancy of each transfer. The loop then only pops
- * events and walks those arrays; everything it touches is allocated up front.
- * Event ties at one instant: op ends before arrivals, each FIFO by sequence,
- * so the same input always replays identically. */
+ * Setup turns the plan into flat arrays: each op's number of unmet
+ * dependencies and a CSR list of the ops it feeds, with the link (if any) and
+ * the link occupancy of each transfer; durations and memory come from small
+ * per-piece tables. A FIFO link's start and arrival times are known when a
+ * transfer is requested, so op ends are the only events. The loop pops them and
+ * walks those arrays; everything it touches is allocated up front. Ties at one
+ * instant leave FIFO by sequence, so the same input always replays identically. */
 #include "sim.h"
 
 #include <math.h>
