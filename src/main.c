@@ -13,6 +13,7 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  simulate SCENARIO.yaml   replay one training iteration (schedules: gpipe, 1f1b)\n"
+    "  plan -f GRAPH -n N ...   choose stage splits: PipeDream's optimizer, same flags\n"
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
     "  bench                    measure the simulator's speed and memory\n"
     "\n"
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
     char **sub_argv = argv + optind;
     if (strcmp(cmd, "simulate") == 0)
         return pp_cmd_simulate(sub_argc, sub_argv);
+    if (strcmp(cmd, "plan") == 0)
+        return pp_cmd_plan(sub_argc, sub_argv);
     if (strcmp(cmd, "model") == 0)
         return pp_cmd_model(sub_argc, sub_argv);
     if (strcmp(cmd, "bench") == 0)

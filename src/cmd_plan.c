@@ -1,0 +1,320 @@
+/* cmd_plan.c - `ppsim plan`: PipeDream's optimizer with its own flags.
+ *
+ * The flags are optimizer_graph_hierarchical.py's argparse flags, with
+ * argparse's conventions: "-n 4 2" takes values up to the next option,
+ * "--flag=value" works, and a long option may be shortened to any unique
+ * prefix. So an existing script ports by changing the program name. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "diag.h"
+#include "pdgraph.h"
+#include "planner.h"
+#include "xalloc.h"
+
+static const char usage[] =
+    "Usage: ppsim plan -f GRAPH -n N1 [N2 ...] [-b B1 [B2 ...]] [OPTIONS]\n"
+    "PipeDream's partitioner (optimizer_graph_hierarchical.py), same flags, same numbers.\n"
+    "\n"
+    "  -f, --profile_filename GRAPH    PipeDream profile (graph.txt)\n"
+    "  -n, --all_num_machines N...     machines per level, innermost first\n"
+    "  -b, --network_bandwidths B...   bytes/s per level (default 1e9; one per -n value)\n"
+    "  -s, --memory_size BYTES         per machine, with --use_memory_constraint (default 16e9)\n"
+    "      --use_memory_constraint     reject stages whose stash exceeds --memory_size\n"
+    "      --straight_pipeline         no replicated stages\n"
+    "      --use_fewer_machines        allow idle machines when that is faster\n"
+    "      --activation_compression_ratio R\n"
+    "                                  model inter-stage transfers, divided by R (without\n"
+    "                                  it, as in PipeDream, transfers cost nothing)\n"
+    "  -o, --output_directory DIR      write DIR/gpus=N.txt (graph with stage_id per node)\n"
+    "                                  and DIR/stage_to_num_ranks.txt\n"
+    "ppsim's own options:\n"
+    "      --format table|json         report format (default table), on stdout\n"
+    "      --collapse-branches auto|always|never\n"
+    "                                  fold single-in/single-out chains inside branches into\n"
+    "                                  one node (PipeDream's compress_graph_branches.py);\n"
+    "                                  auto (default) does it past --max-states states\n"
+    "      --max-states N              state budget (default 20000)\n"
+    "  -h, --help                      show this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 bad input, 2 usage, 3 nothing fits (the reason is printed).\n";
+
+enum opt_id {
+    O_FILE, O_MACHINES, O_BW, O_MEM, O_USE_MEM, O_STRAIGHT, O_FEWER, O_ACR, O_OUTDIR, O_FORMAT,
+    O_COLLAPSE, O_MAX_STATES, O_HELP,
+};
+
+static const struct {
+    const char *name;
+    char short_name;
+    int nargs; /* 0 = flag, 1 = one value, -1 = one or more */
+} opts[] = {
+    [O_FILE] = {"profile_filename", 'f', 1},
+    [O_MACHINES] = {"all_num_machines", 'n', -1},
+    [O_BW] = {"network_bandwidths", 'b', -1},
+    [O_MEM] = {"memory_size", 's', 1},
+    [O_USE_MEM] = {"use_memory_constraint", 0, 0},
+    [O_STRAIGHT] = {"straight_pipeline", 0, 0},
+    [O_FEWER] = {"use_fewer_machines", 0, 0},
+    [O_ACR] = {"activation_compression_ratio", 0, 1},
+    [O_OUTDIR] = {"output_directory", 'o', 1},
+    [O_FORMAT] = {"format", 0, 1},
+    [O_COLLAPSE] = {"collapse-branches", 0, 1},
+    [O_MAX_STATES] = {"max-states", 0, 1},
+    [O_HELP] = {"help", 'h', 0},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+/* argparse: an exact long name, else a unique prefix. */
+static int find_long(const char *name, size_t len, int *ambiguous)
+{
+    int found = -1;
+    *ambiguous = 0;
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return (int)i;
+        if (strncmp(opts[i].name, name, len) == 0) {
+            if (found >= 0)
+                *ambiguous = 1;
+            found = (int)i;
+        }
+    }
+    return *ambiguous ? -1 : found;
+}
+
+static int is_option(const char *s)
+{
+    /* argparse treats "-5" as a value when no option looks like a number. */
+    return s[0] == '-' && s[1] != '\0' && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.';
+}
+
+static int parse_pos_double(const char *flag, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v))
+        return pp_cli_usage("plan", "%s: '%s' is not a number", flag, s);
+    if (!(v > 0))
+        return pp_cli_usage("plan", "%s: must be > 0, got '%s'", flag, s);
+    *out = v;
+    return 0;
+}
+
+static int parse_machines(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno)
+        return pp_cli_usage("plan", "-n: '%s' is not an integer", s);
+    if (v < 1 || v > 4096)
+        return pp_cli_usage("plan", "-n: machines per level must be 1..4096, got '%s'", s);
+    *out = (size_t)v;
+    return 0;
+}
+
+struct args {
+    const char *graph, *outdir;
+    int json, have_bw;
+    size_t n_machines, n_bw;
+    struct pp_planner_opts po;
+};
+
+static int take_value(struct args *a, int id, const char *flag, const char *v)
+{
+    struct pp_pdplan_opts *o = &a->po.dp;
+    switch (id) {
+    case O_FILE:
+        a->graph = v;
+        return 0;
+    case O_MACHINES:
+        if (a->n_machines == PP_PD_MAX_LEVELS)
+            return pp_cli_usage("plan", "-n: at most %d levels", PP_PD_MAX_LEVELS);
+        return parse_machines(v, &o->machines[a->n_machines++]);
+    case O_BW:
+        if (a->n_bw == PP_PD_MAX_LEVELS)
+            return pp_cli_usage("plan", "-b: at most %d levels", PP_PD_MAX_LEVELS);
+        return parse_pos_double(flag, v, &o->bandwidth_bps[a->n_bw++]);
+    case O_MEM:
+        return parse_pos_double(flag, v, &o->memory_bytes);
+    case O_ACR:
+        return parse_pos_double(flag, v, &o->compression);
+    case O_OUTDIR:
+        a->outdir = v;
+        return 0;
+    case O_FORMAT:
+        if (strcmp(v, "json") && strcmp(v, "table"))
+            return pp_cli_usage("plan", "--format: 'table' or 'json', got '%s'", v);
+        a->json = strcmp(v, "json") == 0;
+        return 0;
+    case O_COLLAPSE:
+        if (!strcmp(v, "auto"))
+            a->po.collapse = PP_COLLAPSE_AUTO;
+        else if (!strcmp(v, "always"))
+            a->po.collapse = PP_COLLAPSE_ALWAYS;
+        else if (!strcmp(v, "never"))
+            a->po.collapse = PP_COLLAPSE_NEVER;
+        else
+            return pp_cli_usage("plan", "--collapse-branches: auto, always or never, got '%s'", v);
+        return 0;
+    case O_MAX_STATES: {
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (end == v || *end || n < 2 || n > 1000000)
+            return pp_cli_usage("plan", "--max-states: an integer 2..1000000, got '%s'", v);
+        a->po.max_states = (size_t)n;
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    struct pp_pdplan_opts *o = &a->po.dp;
+    o->memory_bytes = 16e9;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *inline_val = NULL;
+        int id = -1;
+        char flag[64];
+        if (!is_option(arg))
+            return pp_cli_usage("plan", "unexpected argument '%s'", arg);
+        if (arg[1] == '-') {
+            const char *name = arg + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            int amb;
+            id = find_long(name, len, &amb);
+            if (id < 0)
+                return pp_cli_usage("plan", amb ? "ambiguous option '%.*s'" : "unknown option '%.*s'",
+                                    (int)(len + 2), arg);
+            inline_val = eq ? eq + 1 : NULL;
+        } else {
+            for (size_t k = 0; k < N_OPTS; k++)
+                if (opts[k].short_name && opts[k].short_name == arg[1])
+                    id = (int)k;
+            if (id < 0)
+                return pp_cli_usage("plan", "unknown option '%.2s'", arg);
+            inline_val = arg[2] ? arg + 2 : NULL;
+        }
+        snprintf(flag, sizeof flag, "--%s", opts[id].name);
+        if (opts[id].nargs == 0) {
+            if (inline_val)
+                return pp_cli_usage("plan", "%s takes no value", flag);
+            if (id == O_HELP)
+                return -1;
+            if (id == O_USE_MEM)
+                o->use_memory_constraint = 1;
+            else if (id == O_STRAIGHT)
+                o->straight = 1;
+            else if (id == O_FEWER)
+                o->fewer_machines = 1;
+            continue;
+        }
+        if (id == O_BW && !a->have_bw) {
+            a->have_bw = 1; /* the first -b replaces the default */
+            a->n_bw = 0;
+        }
+        if (id == O_MACHINES)
+            a->n_machines = 0; /* argparse: a repeated option replaces the list */
+        int n_vals = 0, rc;
+        if (inline_val) {
+            if ((rc = take_value(a, id, flag, inline_val)))
+                return rc;
+            n_vals = 1;
+        }
+        while ((opts[id].nargs < 0 || n_vals == 0) && i + 1 < argc && !is_option(argv[i + 1])) {
+            if ((rc = take_value(a, id, flag, argv[++i])))
+                return rc;
+            n_vals++;
+        }
+        if (n_vals == 0)
+            return pp_cli_usage("plan", "%s needs a value", flag);
+    }
+    if (!a->graph)
+        return pp_cli_usage("plan", "missing -f GRAPH");
+    if (a->n_machines == 0)
+        return pp_cli_usage("plan", "missing -n N (machines per level)");
+    if (!a->have_bw) {
+        o->bandwidth_bps[0] = 1e9;
+        a->n_bw = 1;
+    }
+    if (a->n_bw != a->n_machines)
+        return pp_cli_usage("plan", "-n has %zu value%s but -b has %zu: give one bandwidth per "
+                                    "level",
+                            a->n_machines, a->n_machines == 1 ? "" : "s", a->n_bw);
+    size_t total = 1;
+    for (size_t l = 0; l < a->n_machines; l++) {
+        total *= o->machines[l];
+        if (total > 4096)
+            return pp_cli_usage("plan", "-n: at most 4096 machines in all");
+    }
+    o->n_levels = a->n_machines;
+    return 0;
+}
+
+static int write_outputs(const struct pp_planner *p, const char *dir)
+{
+    struct pp_diag d = {{0}, 0, 0, {0}};
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        pp_diag_set(&d, PP_EIO, dir, 0, 0, "cannot create directory: %s", strerror(errno));
+        return pp_cli_fail(&d, -PP_EIO);
+    }
+    struct pp_buf b, path;
+    pp_buf_init(&b);
+    pp_buf_init(&path);
+    pp_pdgraph_write(&b, p->graph, p->node_stage);
+    pp_buf_printf(&path, "%s/gpus=%zu.txt", dir, p->plan->machines_total);
+    int rc = pp_write_file_atomic(path.data, b.data ? b.data : "", b.len, &d);
+    if (rc == 0) {
+        b.len = 0;
+        pp_planner_rank_map(&b, p);
+        pp_buf_puts(&b, "\n");
+        path.len = 0;
+        pp_buf_printf(&path, "%s/stage_to_num_ranks.txt", dir);
+        rc = pp_write_file_atomic(path.data, b.data, b.len, &d);
+    }
+    pp_buf_free(&b);
+    pp_buf_free(&path);
+    return rc ? pp_cli_fail(&d, rc) : PP_EXIT_OK;
+}
+
+int pp_cmd_plan(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc == -1) {
+        fputs(usage, stdout);
+        return PP_EXIT_OK;
+    }
+    if (rc)
+        return rc;
+    struct pp_diag d = {{0}, 0, 0, {0}};
+    struct pp_planner *p;
+    rc = pp_planner_run(a.graph, &a.po, &p, &d);
+    if (rc)
+        return pp_cli_fail(&d, rc);
+    struct pp_buf b;
+    pp_buf_init(&b);
+    pp_planner_report(&b, p, a.json);
+    int status = pp_cli_emit(&b, "-");
+    pp_buf_free(&b);
+    if (status == PP_EXIT_OK && !p->plan->feasible) {
+        pp_buf_init(&b);
+        pp_planner_reason(&b, p);
+        fprintf(stderr, "ppsim plan: infeasible: %s\n", b.data);
+        pp_buf_free(&b);
+        status = PP_EXIT_INFEASIBLE;
+    }
+    if (status == PP_EXIT_OK && a.outdir)
+        status = write_outputs(p, a.outdir);
+    pp_planner_free(p);
+    return status;
+}

@@ -1,0 +1,217 @@
+/* pdgraph_ops.c - what the planner does to a PipeDream graph besides reading
+ * it: collapse branch chains, and write the stage-annotated graph back. */
+#include "pdgraph.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "diag.h"
+#include "xalloc.h"
+
+/* Python's repr() of a float (the optimizer writes activation_size with "%s"):
+ * shortest round-trip digits, fixed notation for 1e-4 <= |x| < 1e16 with at
+ * least one decimal, scientific ("1e+16", "2.5e-05") otherwise. */
+static void py_float_repr(struct pp_buf *b, double x)
+{
+    char s[40];
+    if (x == 0) {
+        pp_buf_puts(b, x < 0 || (1 / x) < 0 ? "-0.0" : "0.0");
+        return;
+    }
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(s, sizeof s, "%.*e", prec - 1, x);
+        if (strtod(s, NULL) == x)
+            break;
+    }
+    const char *p = s;
+    if (*p == '-') {
+        pp_buf_puts(b, "-");
+        p++;
+    }
+    char digits[20];
+    size_t nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[nd++] = *p;
+    int e = atoi(p + 1), decpt = e + 1;
+    if (decpt > -4 && decpt <= 16) {
+        if (decpt <= 0) {
+            pp_buf_puts(b, "0.");
+            for (int i = 0; i < -decpt; i++)
+                pp_buf_puts(b, "0");
+            pp_buf_append(b, digits, nd);
+        } else if ((size_t)decpt >= nd) {
+            pp_buf_append(b, digits, nd);
+            for (size_t i = nd; i < (size_t)decpt; i++)
+                pp_buf_puts(b, "0");
+            pp_buf_puts(b, ".0");
+        } else {
+            pp_buf_append(b, digits, (size_t)decpt);
+            pp_buf_puts(b, ".");
+            pp_buf_append(b, digits + decpt, nd - (size_t)decpt);
+        }
+        return;
+    }
+    pp_buf_append(b, digits, 1);
+    if (nd > 1) {
+        pp_buf_puts(b, ".");
+        pp_buf_append(b, digits + 1, nd - 1);
+    }
+    pp_buf_printf(b, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+}
+
+static void write_node(struct pp_buf *b, const struct pp_pdnode *nd, int zero, size_t stage)
+{
+    pp_buf_printf(b, "%s -- %s -- forward_compute_time=%.3f, backward_compute_time=%.3f, "
+                     "activation_size=",
+                  nd->id, nd->desc, zero ? 0.0 : nd->fwd_ms, zero ? 0.0 : nd->bwd_ms);
+    py_float_repr(b, zero ? 0.0 : nd->act_bytes);
+    pp_buf_printf(b, ", parameter_size=%.3f", zero ? 0.0 : nd->par_bytes);
+    if (stage != SIZE_MAX)
+        pp_buf_printf(b, " -- stage_id=%zu", stage);
+    pp_buf_puts(b, "\n");
+}
+
+void pp_pdgraph_write(struct pp_buf *b, const struct pp_pdgraph *g, const size_t *stage)
+{
+    /* The optimizer removes Input sources and re-attaches them at the end, so
+     * they come last, zeroed, in stage 0; their edges come after the others. */
+    for (size_t v = 0; v < g->n_nodes; v++)
+        if (!g->nodes[v].removed)
+            write_node(b, &g->nodes[v], 0, stage[v]);
+    for (size_t v = 0; v < g->n_nodes; v++)
+        if (g->nodes[v].removed == PP_PD_INPUT)
+            write_node(b, &g->nodes[v], 1, 0);
+    /* Edge lines grouped by target (in node order), sources in file order. */
+    size_t *first = pp_xcalloc(g->n_nodes + 1, sizeof *first);
+    size_t *src = pp_xmalloc((g->n_raw_edges ? g->n_raw_edges : 1) * sizeof *src);
+    for (size_t i = 0; i < g->n_raw_edges; i++)
+        first[g->raw_edges[i][1] + 1]++;
+    for (size_t v = 0; v < g->n_nodes; v++)
+        first[v + 1] += first[v];
+    size_t *fill = pp_xmalloc((g->n_nodes ? g->n_nodes : 1) * sizeof *fill);
+    memcpy(fill, first, g->n_nodes * sizeof *fill);
+    for (size_t i = 0; i < g->n_raw_edges; i++)
+        src[fill[g->raw_edges[i][1]]++] = g->raw_edges[i][0];
+    for (size_t v = 0; v < g->n_nodes; v++) {
+        if (g->nodes[v].removed)
+            continue;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t k = first[v]; k < first[v + 1]; k++) {
+                enum pp_pdremoved r = g->nodes[src[k]].removed;
+                if ((pass == 0 && r == PP_PD_KEPT) || (pass == 1 && r == PP_PD_INPUT))
+                    pp_buf_printf(b, "\t%s -- %s\n", g->nodes[src[k]].id, g->nodes[v].id);
+            }
+    }
+    free(fill);
+    free(src);
+    free(first);
+}
+
+/* Chain heads: one input, coming from a node with several outputs. A chain
+ * grows while its tail has one output whose reader has one input. */
+size_t pp_pdgraph_collapse_branches(const struct pp_pdgraph *g, struct pp_pdgraph **out)
+{
+    size_t n = g->n_nodes;
+    size_t *rep = pp_xmalloc((n ? n : 1) * sizeof *rep);
+    size_t *chain_len = pp_xcalloc(n ? n : 1, sizeof *chain_len);
+    for (size_t v = 0; v < n; v++)
+        rep[v] = v;
+#define INDEG(v) (g->pred_first[(v) + 1] - g->pred_first[v])
+#define OUTDEG(v) (g->succ_first[(v) + 1] - g->succ_first[v])
+    size_t folded = 0;
+    for (size_t v = 0; v < n; v++) {
+        if (g->nodes[v].removed || rep[v] != v || INDEG(v) != 1 ||
+            OUTDEG(g->pred[g->pred_first[v]]) < 2)
+            continue;
+        size_t len = 1, cur = v;
+        while (OUTDEG(cur) == 1 && INDEG(g->succ[g->succ_first[cur]]) == 1) {
+            cur = g->succ[g->succ_first[cur]];
+            rep[cur] = v;
+            len++;
+        }
+        chain_len[v] = len;
+        if (len > 1)
+            folded += len - 1;
+    }
+#undef INDEG
+#undef OUTDEG
+    struct pp_pdgraph *c = pp_xcalloc(1, sizeof *c);
+    c->file = pp_xstrdup(g->file);
+    c->nodes = pp_xcalloc(n ? n : 1, sizeof *c->nodes);
+    size_t *newidx = pp_xmalloc((n ? n : 1) * sizeof *newidx);
+    for (size_t v = 0; v < n; v++) {
+        newidx[v] = SIZE_MAX;
+        if (g->nodes[v].removed || rep[v] != v)
+            continue;
+        struct pp_pdnode *nd = &c->nodes[c->n_nodes];
+        newidx[v] = c->n_nodes++;
+        *nd = g->nodes[v];
+        size_t len = chain_len[v] ? chain_len[v] : 1, n_members = 0, cur = v;
+        for (size_t i = 0; i < len; i++) {
+            if (i > 0)
+                cur = g->succ[g->succ_first[cur]];
+            n_members += g->nodes[cur].members ? g->nodes[cur].n_members : 1;
+        }
+        nd->members = pp_xmalloc(n_members * sizeof *nd->members);
+        nd->n_members = 0;
+        cur = v;
+        for (size_t i = 0; i < len; i++) {
+            if (i > 0) {
+                cur = g->succ[g->succ_first[cur]];
+                nd->fwd_ms += g->nodes[cur].fwd_ms;
+                nd->bwd_ms += g->nodes[cur].bwd_ms;
+                nd->par_bytes += g->nodes[cur].par_bytes;
+                nd->act_bytes = g->nodes[cur].act_bytes;
+            }
+            /* Members always name nodes of the graph as read from the file. */
+            const struct pp_pdnode *o = &g->nodes[cur];
+            if (o->members) {
+                memcpy(nd->members + nd->n_members, o->members, o->n_members * sizeof *o->members);
+                nd->n_members += o->n_members;
+            } else {
+                nd->members[nd->n_members++] = cur;
+            }
+        }
+        if (len == 1) {
+            nd->id = pp_xstrdup(g->nodes[v].id);
+            nd->desc = pp_xstrdup(g->nodes[v].desc);
+            continue;
+        }
+        struct pp_buf s;
+        pp_buf_init(&s);
+        pp_buf_printf(&s, "%s..%s", g->nodes[v].id, g->nodes[cur].id);
+        nd->id = s.data;
+        pp_buf_init(&s);
+        pp_buf_printf(&s, "Branch of %zu nodes: %s", len, g->nodes[v].desc);
+        nd->desc = s.data;
+    }
+    size_t (*ends)[2] = pp_xmalloc((g->n_edges ? g->n_edges : 1) * sizeof *ends);
+    size_t ne = 0;
+    for (size_t v = 0; v < n; v++) {
+        if (g->nodes[v].removed)
+            continue;
+        for (size_t k = g->succ_first[v]; k < g->succ_first[v + 1]; k++) {
+            size_t s = newidx[rep[v]], t = newidx[rep[g->succ[k]]];
+            if (s != t) {
+                ends[ne][0] = s;
+                ends[ne][1] = t;
+                ne++;
+            }
+        }
+    }
+    struct pp_diag d;
+    /* A collapse never creates a cycle or a duplicate edge: only a chain's tail
+     * has edges leaving it, and they are its own. */
+    pp_pdgraph_set_edges(c, (const size_t(*)[2])ends, ne, &d);
+    free(ends);
+    free(newidx);
+    free(chain_len);
+    free(rep);
+    *out = c;
+    return folded;
+}
