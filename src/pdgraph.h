@@ -66,6 +66,15 @@ int pp_pdgraph_set_edges(struct pp_pdgraph *g, const size_t (*ends)[2], size_t n
  * points inside branches, far fewer antichains. Returns the number folded. */
 size_t pp_pdgraph_collapse_branches(const struct pp_pdgraph *g, struct pp_pdgraph **out);
 
+/* A copy where siblings with the same single writer and the same single reader
+ * are one node (outputs summed). Returns the number folded. */
+size_t pp_pdgraph_merge_parallel(const struct pp_pdgraph *g, struct pp_pdgraph **out);
+
+/* A copy where each node whose only reader is a join (a node with several
+ * inputs) is part of that join. Coarser; for graphs still too wide after
+ * series-parallel reduction. Returns the number folded. */
+size_t pp_pdgraph_absorb_into_joins(const struct pp_pdgraph *g, struct pp_pdgraph **out);
+
 /* PipeDream's optimizer output (gpus=N.txt): every node line with
  * " -- stage_id=K" (stage[v] for node v, SIZE_MAX = none), Input nodes last
  * with stage 0, __getitem__ sinks left out; numbers as Python prints them. */

@@ -215,3 +215,159 @@ size_t pp_pdgraph_collapse_branches(const struct pp_pdgraph *g, struct pp_pdgrap
     *out = c;
     return folded;
 }
+
+/* The graph with every node v replaced by rep[v] (rep[rep[v]] == rep[v]):
+ * times and weights add up; the output is the sum of the members' outputs
+ * (sum_outputs: they all cross a cut after the group) or the representative's
+ * own (the others are read inside the group only). */
+static void contract(const struct pp_pdgraph *g, const size_t *rep, int sum_outputs,
+                     const char *what, struct pp_pdgraph **out)
+{
+    size_t n = g->n_nodes;
+    struct pp_pdgraph *c = pp_xcalloc(1, sizeof *c);
+    c->file = pp_xstrdup(g->file);
+    c->nodes = pp_xcalloc(n ? n : 1, sizeof *c->nodes);
+    size_t *newidx = pp_xmalloc((n ? n : 1) * sizeof *newidx);
+    size_t *n_members = pp_xcalloc(n ? n : 1, sizeof *n_members);
+    size_t *n_grouped = pp_xcalloc(n ? n : 1, sizeof *n_grouped);
+    for (size_t v = 0; v < n; v++)
+        if (!g->nodes[v].removed) {
+            n_members[rep[v]] += g->nodes[v].members ? g->nodes[v].n_members : 1;
+            n_grouped[rep[v]]++;
+        }
+    for (size_t v = 0; v < n; v++) {
+        newidx[v] = SIZE_MAX;
+        if (g->nodes[v].removed || rep[v] != v)
+            continue;
+        struct pp_pdnode *nd = &c->nodes[c->n_nodes];
+        newidx[v] = c->n_nodes++;
+        *nd = g->nodes[v];
+        nd->members = pp_xmalloc(n_members[v] * sizeof *nd->members);
+        nd->n_members = 0;
+        nd->fwd_ms = nd->bwd_ms = nd->par_bytes = 0;
+        if (sum_outputs)
+            nd->act_bytes = 0;
+        struct pp_buf id, desc;
+        pp_buf_init(&id);
+        pp_buf_init(&desc);
+        pp_buf_puts(&id, g->nodes[v].id);
+        if (n_grouped[v] > 1) {
+            pp_buf_printf(&id, "+%zu", n_grouped[v] - 1);
+            pp_buf_printf(&desc, "%s of %zu: %s", what, n_grouped[v], g->nodes[v].desc);
+        } else {
+            pp_buf_puts(&desc, g->nodes[v].desc);
+        }
+        nd->id = id.data;
+        nd->desc = desc.data;
+    }
+    for (size_t v = 0; v < n; v++) {
+        if (g->nodes[v].removed)
+            continue;
+        struct pp_pdnode *nd = &c->nodes[newidx[rep[v]]];
+        const struct pp_pdnode *o = &g->nodes[v];
+        nd->fwd_ms += o->fwd_ms;
+        nd->bwd_ms += o->bwd_ms;
+        nd->par_bytes += o->par_bytes;
+        if (sum_outputs)
+            nd->act_bytes += o->act_bytes;
+        if (o->members) {
+            memcpy(nd->members + nd->n_members, o->members, o->n_members * sizeof *o->members);
+            nd->n_members += o->n_members;
+        } else {
+            nd->members[nd->n_members++] = v;
+        }
+    }
+    /* Edges between groups in order, each pair once. */
+    size_t (*ends)[2] = pp_xmalloc((g->n_edges ? g->n_edges : 1) * sizeof *ends);
+    size_t ne = 0, cap = 16;
+    while (cap < 2 * g->n_edges)
+        cap *= 2;
+    size_t *seen = pp_xcalloc(cap, sizeof *seen);
+    for (size_t v = 0; v < n; v++) {
+        if (g->nodes[v].removed)
+            continue;
+        for (size_t k = g->succ_first[v]; k < g->succ_first[v + 1]; k++) {
+            size_t s = newidx[rep[v]], t = newidx[rep[g->succ[k]]];
+            if (s == t)
+                continue;
+            size_t h = (size_t)((s * 0x9E3779B97F4A7C15ull) ^ (t * 0xC2B2AE3D27D4EB4Full)) & (cap - 1);
+            int dup = 0;
+            while (seen[h] && !dup) {
+                dup = ends[seen[h] - 1][0] == s && ends[seen[h] - 1][1] == t;
+                h = (h + 1) & (cap - 1);
+            }
+            if (dup)
+                continue;
+            ends[ne][0] = s;
+            ends[ne][1] = t;
+            seen[h] = ++ne;
+        }
+    }
+    struct pp_diag d;
+    /* Callers only group nodes so that no cycle can appear. */
+    pp_pdgraph_set_edges(c, (const size_t(*)[2])ends, ne, &d);
+    free(seen);
+    free(ends);
+    free(newidx);
+    free(n_members);
+    free(n_grouped);
+    *out = c;
+}
+
+#define DEG1(f, v) (g->f##_first[(v) + 1] - g->f##_first[v] == 1)
+
+/* Siblings with the same single writer and the same single reader run side
+ * by side: one node replaces them. With chain collapsing this is
+ * series-parallel reduction. */
+size_t pp_pdgraph_merge_parallel(const struct pp_pdgraph *g, struct pp_pdgraph **out)
+{
+    size_t n = g->n_nodes, folded = 0;
+    size_t *rep = pp_xmalloc((n ? n : 1) * sizeof *rep);
+    for (size_t v = 0; v < n; v++)
+        rep[v] = v;
+    for (size_t v = 0; v < n; v++) {
+        if (g->nodes[v].removed || rep[v] != v || !DEG1(pred, v) || !DEG1(succ, v))
+            continue;
+        size_t p = g->pred[g->pred_first[v]], s = g->succ[g->succ_first[v]];
+        for (size_t e = g->succ_first[p]; e < g->succ_first[p + 1]; e++) {
+            size_t u = g->succ[e];
+            if (u > v && rep[u] == u && DEG1(pred, u) && DEG1(succ, u) &&
+                g->succ[g->succ_first[u]] == s) {
+                rep[u] = v;
+                folded++;
+            }
+        }
+    }
+    contract(g, rep, 1, "Parallel", out);
+    free(rep);
+    return folded;
+}
+
+/* A node whose only reader is a join (several inputs) becomes part of the
+ * join. Contracting an edge whose tail has one output never makes a cycle.
+ * Coarse: no cut between a branch's end and its join. For graphs (NASNet)
+ * that series-parallel reduction leaves too wide. */
+size_t pp_pdgraph_absorb_into_joins(const struct pp_pdgraph *g, struct pp_pdgraph **out)
+{
+    size_t n = g->n_nodes, folded = 0;
+    size_t *rep = pp_xmalloc((n ? n : 1) * sizeof *rep);
+    for (size_t v = 0; v < n; v++) {
+        rep[v] = v;
+        if (!g->nodes[v].removed && DEG1(succ, v)) {
+            size_t s = g->succ[g->succ_first[v]];
+            if (g->pred_first[s + 1] - g->pred_first[s] >= 2) {
+                rep[v] = s;
+                folded++;
+            }
+        }
+    }
+    /* Follow absorbed joins to their own join (topological order: targets last). */
+    for (size_t k = g->n_kept; k-- > 0;) {
+        size_t v = g->topo[k];
+        rep[v] = rep[rep[v]];
+    }
+    contract(g, rep, 0, "Joined", out);
+    free(rep);
+    return folded;
+}
+#undef DEG1

@@ -72,8 +72,25 @@ int pp_planner_run(const char *graph_path, const struct pp_planner_opts *o,
         rc = 1;
     }
     if (rc == 1) {
+        /* Series-parallel reduction, a round at a time, until the states fit. */
         p->n_folded = pp_pdgraph_collapse_branches(p->graph, &p->collapsed);
         rc = pp_antichains_build(p->collapsed, max_states, &p->states, d);
+        for (int round = 0; rc == -PP_EINFEASIBLE && round < 64; round++) {
+            struct pp_pdgraph *m, *c;
+            size_t k = pp_pdgraph_merge_parallel(p->collapsed, &m);
+            if (k == 0) {
+                pp_pdgraph_free(m);
+                k = pp_pdgraph_absorb_into_joins(p->collapsed, &m);
+            }
+            k += pp_pdgraph_collapse_branches(m, &c);
+            pp_pdgraph_free(m);
+            pp_pdgraph_free(p->collapsed);
+            p->collapsed = c;
+            p->n_folded += k;
+            if (k == 0)
+                break;
+            rc = pp_antichains_build(p->collapsed, max_states, &p->states, d);
+        }
         if (rc == -PP_EINFEASIBLE)
             pp_diag_set(d, PP_EINFEASIBLE, graph_path, 0, 0,
                         "more than %zu antichain states even with branch chains collapsed "
