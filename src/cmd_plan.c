@@ -16,6 +16,8 @@
 #include "diag.h"
 #include "pdgraph.h"
 #include "planner.h"
+#include "schedule.h"
+#include "simplan.h"
 #include "xalloc.h"
 
 static const char usage[] =
@@ -41,13 +43,22 @@ static const char usage[] =
     "                                  one node (PipeDream's compress_graph_branches.py);\n"
     "                                  auto (default) does it past --max-states states\n"
     "      --max-states N              state budget (default 20000)\n"
+    "      --objective pipedream|simulated\n"
+    "                                  simulated: search data-parallel width, stage count and\n"
+    "                                  split for a synchronous schedule, scored by the event\n"
+    "                                  simulator (one level; memory with --use_memory_constraint\n"
+    "                                  -s BYTES includes activations in flight)\n"
+    "      --schedule gpipe|1f1b       schedule for --objective simulated (default 1f1b)\n"
+    "      --microbatches M            per iteration, each of the profile's batch (default 4 x -n)\n"
+    "      --gradient-factor G         gradient bytes per weight byte (default 1)\n"
+    "      --optimizer-factor K        optimizer state bytes per weight byte (default 2: Adam)\n"
     "  -h, --help                      show this help\n"
     "\n"
     "Exit status: 0 ok, 1 bad input, 2 usage, 3 nothing fits (the reason is printed).\n";
 
 enum opt_id {
     O_FILE, O_MACHINES, O_BW, O_MEM, O_USE_MEM, O_STRAIGHT, O_FEWER, O_ACR, O_OUTDIR, O_FORMAT,
-    O_COLLAPSE, O_MAX_STATES, O_HELP,
+    O_COLLAPSE, O_MAX_STATES, O_OBJECTIVE, O_SCHEDULE, O_MICROBATCHES, O_GRAD, O_OPTIM, O_HELP,
 };
 
 static const struct {
@@ -67,6 +78,11 @@ static const struct {
     [O_FORMAT] = {"format", 0, 1},
     [O_COLLAPSE] = {"collapse-branches", 0, 1},
     [O_MAX_STATES] = {"max-states", 0, 1},
+    [O_OBJECTIVE] = {"objective", 0, 1},
+    [O_SCHEDULE] = {"schedule", 0, 1},
+    [O_MICROBATCHES] = {"microbatches", 0, 1},
+    [O_GRAD] = {"gradient-factor", 0, 1},
+    [O_OPTIM] = {"optimizer-factor", 0, 1},
     [O_HELP] = {"help", 'h', 0},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -122,7 +138,8 @@ static int parse_machines(const char *s, size_t *out)
 
 struct args {
     const char *graph, *outdir;
-    int json, have_bw;
+    int json, have_bw, simulated;
+    struct pp_simplan_opts so;
     size_t n_machines, n_bw;
     struct pp_planner_opts po;
 };
@@ -164,6 +181,37 @@ static int take_value(struct args *a, int id, const char *flag, const char *v)
         else
             return pp_cli_usage("plan", "--collapse-branches: auto, always or never, got '%s'", v);
         return 0;
+    case O_OBJECTIVE:
+        if (strcmp(v, "pipedream") && strcmp(v, "simulated"))
+            return pp_cli_usage("plan", "--objective: 'pipedream' or 'simulated', got '%s'", v);
+        a->simulated = strcmp(v, "simulated") == 0;
+        return 0;
+    case O_SCHEDULE: {
+        const char *const *names = pp_schedule_names();
+        for (int k = 0; k < PP_SCHED_KIND_COUNT; k++)
+            if (strcmp(v, names[k]) == 0) {
+                a->so.schedule = (enum pp_schedule_kind)k;
+                return 0;
+            }
+        return pp_cli_usage("plan", "--schedule: gpipe or 1f1b, got '%s'", v);
+    }
+    case O_MICROBATCHES: {
+        char *end;
+        long long m = strtoll(v, &end, 10);
+        if (end == v || *end || m < 1 || m > 100000)
+            return pp_cli_usage("plan", "--microbatches: an integer 1..100000, got '%s'", v);
+        a->so.microbatches = (size_t)m;
+        return 0;
+    }
+    case O_GRAD:
+    case O_OPTIM: {
+        char *end;
+        double x = strtod(v, &end);
+        if (end == v || *end || !(x >= 0) || x > 1e3)
+            return pp_cli_usage("plan", "%s: a number >= 0, got '%s'", flag, v);
+        *(id == O_GRAD ? &a->so.gradient_factor : &a->so.optimizer_factor) = x;
+        return 0;
+    }
     case O_MAX_STATES: {
         char *end;
         long long n = strtoll(v, &end, 10);
@@ -180,6 +228,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 {
     struct pp_pdplan_opts *o = &a->po.dp;
     o->memory_bytes = 16e9;
+    a->so.schedule = PP_SCHED_1F1B;
+    a->so.microbatches = 0;
+    a->so.gradient_factor = 1;
+    a->so.optimizer_factor = 2;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *inline_val = NULL;
         int id = -1;
@@ -256,6 +308,17 @@ static int parse_args(int argc, char **argv, struct args *a)
             return pp_cli_usage("plan", "-n: at most 4096 machines in all");
     }
     o->n_levels = a->n_machines;
+    if (a->simulated) {
+        if (a->n_machines != 1)
+            return pp_cli_usage("plan", "--objective simulated takes one level: -n DEVICES -b BW");
+        if (a->outdir)
+            return pp_cli_usage("plan", "-o is for PipeDream's objective");
+        a->so.devices = o->machines[0];
+        a->so.bandwidth_bps = o->bandwidth_bps[0];
+        a->so.memory_bytes = o->use_memory_constraint ? o->memory_bytes : 0;
+        if (a->so.microbatches == 0)
+            a->so.microbatches = 4 * a->so.devices;
+    }
     return 0;
 }
 
@@ -303,6 +366,25 @@ int pp_cmd_plan(int argc, char **argv)
         return pp_cli_fail(&d, rc);
     struct pp_buf b;
     pp_buf_init(&b);
+    if (a.simulated) {
+        struct pp_simplan *sp;
+        rc = pp_simplan_run(p->collapsed ? p->collapsed : p->graph, p->states, &a.so, &sp, &d);
+        if (rc) {
+            pp_planner_free(p);
+            return pp_cli_fail(&d, rc);
+        }
+        pp_planner_report_sim(&b, p, sp, &a.so, a.json);
+        int status = pp_cli_emit(&b, "-");
+        if (status == PP_EXIT_OK && sp->best == SIZE_MAX) {
+            fprintf(stderr, "ppsim plan: infeasible: no configuration fits in %g bytes per "
+                            "device\n", a.so.memory_bytes);
+            status = PP_EXIT_INFEASIBLE;
+        }
+        pp_buf_free(&b);
+        pp_simplan_free(sp);
+        pp_planner_free(p);
+        return status;
+    }
     pp_planner_report(&b, p, a.json);
     int status = pp_cli_emit(&b, "-");
     pp_buf_free(&b);

@@ -12,6 +12,8 @@
 #include "buf.h"
 #include "diag.h"
 #include "pdgraph.h"
+#include "schedule.h"
+#include "simplan.h"
 #include "xalloc.h"
 
 /* PipeDream labels, stage by stage, every node of closure(last state) that
@@ -400,4 +402,74 @@ void pp_planner_report(struct pp_buf *b, const struct pp_planner *p, int json)
         report_json(b, p);
     else
         report_table(b, p);
+}
+
+static const char *const source_names[] = {"memory-aware DP", "PipeDream straight"};
+
+void pp_planner_report_sim(struct pp_buf *b, const struct pp_planner *p,
+                           const struct pp_simplan *s, const struct pp_simplan_opts *o, int json)
+{
+    const struct pp_pdgraph *pg = p->collapsed ? p->collapsed : p->graph;
+    const char *sched = pp_schedule_names()[o->schedule];
+    if (json) {
+        pp_buf_puts(b, "{\"profile\": ");
+        pp_buf_json_str(b, p->graph->file);
+        pp_buf_printf(b, ", \"objective\": \"simulated\", \"schedule\": \"%s\", \"devices\": %zu, "
+                         "\"microbatches\": %zu, ",
+                      sched, o->devices, o->microbatches);
+        json_num(b, "memory_size_bytes", o->memory_bytes > 0 ? o->memory_bytes : INFINITY, 1);
+        pp_buf_printf(b, "\"feasible\": %s, \"best\": ", s->best != SIZE_MAX ? "true" : "false");
+        if (s->best != SIZE_MAX)
+            pp_buf_printf(b, "%zu", s->best);
+        else
+            pp_buf_puts(b, "null");
+        pp_buf_puts(b, ", \"candidates\": [");
+        for (size_t i = 0; i < s->n_cands; i++) {
+            const struct pp_simplan_cand *c = &s->cands[i];
+            pp_buf_printf(b, "%s{\"data_parallel\": %zu, \"stages\": %zu, \"source\": \"%s\", "
+                             "\"fits\": %s, ",
+                          i ? ", " : "", c->dp, c->stages, source_names[c->source],
+                          c->fits ? "true" : "false");
+            json_num(b, "iteration_s", c->iteration_s, 1);
+            json_num(b, "allreduce_s", c->allreduce_s, 1);
+            json_num(b, "per_minibatch_s", c->per_minibatch_s, 1);
+            json_num(b, "peak_memory_bytes", c->peak_bytes, 1);
+            pp_buf_puts(b, "\"end_states\": [");
+            for (size_t q = 0; q < c->stages; q++)
+                pp_buf_printf(b, "%s%zu", q ? ", " : "", c->cuts[q]);
+            pp_buf_puts(b, "]}");
+        }
+        pp_buf_puts(b, "]}\n");
+        return;
+    }
+    pp_buf_printf(b, "Simulated plan for %s: %zu nodes, %zu states; %s, %zu microbatches, "
+                     "%zu devices, ",
+                  p->graph->file, pg->n_kept, p->states->n_states, sched, o->microbatches,
+                  o->devices);
+    if (o->memory_bytes > 0)
+        pp_buf_printf(b, "%g bytes per device\n\n", o->memory_bytes);
+    else
+        pp_buf_puts(b, "memory unlimited\n\n");
+    pp_buf_printf(b, "  %-4s %-6s %-19s %13s %13s %16s %14s  %s\n", "dp", "stages", "split from",
+                  "iteration_ms", "allreduce_ms", "per_minibatch_ms", "peak_GB", "fits");
+    for (size_t i = 0; i < s->n_cands; i++) {
+        const struct pp_simplan_cand *c = &s->cands[i];
+        pp_buf_printf(b, "%s %-4zu %-6zu %-19s %13.3f %13.3f %16.4f %14.3f  %s\n",
+                      i == s->best ? "*" : " ", c->dp, c->stages, source_names[c->source],
+                      c->iteration_s * 1e3, c->allreduce_s * 1e3, c->per_minibatch_s * 1e3,
+                      c->peak_bytes / 1e9, c->fits ? "yes" : "NO");
+    }
+    if (s->best == SIZE_MAX) {
+        pp_buf_puts(b, "\ninfeasible: no configuration fits in device memory\n");
+        return;
+    }
+    const struct pp_simplan_cand *c = &s->cands[s->best];
+    pp_buf_printf(b, "\nbest: %zu-way data parallel x %zu stages (%s split): %.4f ms per "
+                     "minibatch, %.3f ms per iteration, peak %.3f GB per device\n",
+                  c->dp, c->stages, source_names[c->source], c->per_minibatch_s * 1e3,
+                  c->iteration_s * 1e3, c->peak_bytes / 1e9);
+    pp_buf_puts(b, "stage end states:");
+    for (size_t q = 0; q < c->stages; q++)
+        pp_buf_printf(b, " %zu", c->cuts[q]);
+    pp_buf_puts(b, "\n");
 }

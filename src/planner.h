@@ -43,4 +43,10 @@ void pp_planner_reason(struct pp_buf *b, const struct pp_planner *p);
 /* PipeDream's convert_graph_to_model.py --stage_to_num_ranks_map: "0:3,1:1". */
 void pp_planner_rank_map(struct pp_buf *b, const struct pp_planner *p);
 
+struct pp_simplan;
+struct pp_simplan_opts;
+/* The simulated objective's candidates and the best configuration. */
+void pp_planner_report_sim(struct pp_buf *b, const struct pp_planner *p,
+                           const struct pp_simplan *s, const struct pp_simplan_opts *o, int json);
+
 #endif
