@@ -502,7 +502,7 @@ static int order_nodes(struct pp_pdgraph *g, struct pp_diag *d)
     }
     int rc = 0;
     if (kept == 0)
-        rc = pp_diag_set(d, PP_EPARSE, g->file, 0, 0,
+        rc = pp_diag_set(d, PP_EPARSE, g->file, 1, 1,
                          n ? "no layers left after removing Input and __getitem__ nodes"
                            : "no nodes: expected lines 'ID -- DESC -- forward_compute_time=...'");
     else if (g->n_kept < kept)

@@ -421,12 +421,12 @@ static void test_graph_errors(void)
                    "'q' -> 'r' -> 'p' -> 'q'");
     /* No nodes at all, or none left after pre-processing. */
     CHECK_INT(graph("\n  \n", NULL), -PP_EPARSE);
-    CHECK_STR(msg, "g.txt: error: no nodes: expected lines 'ID -- DESC -- "
+    CHECK_STR(msg, "g.txt:1:1: error: no nodes: expected lines 'ID -- DESC -- "
                    "forward_compute_time=...'");
     CHECK_INT(graph("\ta -- b\n", NULL), -PP_EPARSE);
     CHECK_STR(msg, "g.txt:1:2: error: edge names undeclared node 'a'");
     CHECK_INT(graph(NODE("in", "Input", "1", "0", "1", "0"), NULL), -PP_EPARSE);
-    CHECK_STR(msg, "g.txt: error: no layers left after removing Input and __getitem__ nodes");
+    CHECK_STR(msg, "g.txt:1:1: error: no layers left after removing Input and __getitem__ nodes");
 }
 
 /* ---- ppsim per-layer YAML --------------------------------------------------------- */
