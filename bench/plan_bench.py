@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,26 +101,26 @@ def profile_path(profiles, model):
 def run_measured(argv, cwd=None, env=None, timeout=None):
     """Run argv; return (rc, wall_s, maxrss_kib, stdout, stderr).
 
-    The child is reaped with os.wait4 so that ru_maxrss is that child's peak
-    resident set (KiB on Linux)."""
+    The child is reaped with os.wait4, whose ru_maxrss is that child's peak
+    resident set in KiB.  On Linux that figure also includes the RSS of this
+    Python process at spawn time (the high-water mark survives execve), so it is
+    a floor of ~10-15 MiB; see measure_rss() for the exact figure."""
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                              stdout=fo, stderr=fe)
-        deadline = None if timeout is None else t0 + timeout
-        while True:
-            pid, status, ru = os.wait4(p.pid, 0 if deadline is None else os.WNOHANG)
-            if pid == p.pid:
-                break
-            if time.perf_counter() > deadline:
-                p.kill()
-                pid, status, ru = os.wait4(p.pid, 0)
-                status = None
-                break
-            time.sleep(0.005)
+        fired = []
+        killer = None
+        if timeout is not None:
+            killer = threading.Timer(timeout, lambda: (fired.append(1), p.kill()))
+            killer.start()
+        _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
         p.returncode = 0                    # reaped here; keep Popen quiet
-        if status is None:
+        if killer is not None:
+            killer.cancel()
+        timed_out = bool(fired)
+        if timed_out:
             rc = 124
         elif os.WIFEXITED(status):
             rc = os.WEXITSTATUS(status)
@@ -130,6 +131,38 @@ def run_measured(argv, cwd=None, env=None, timeout=None):
         out = fo.read().decode("utf-8", "replace")
         err = fe.read().decode("utf-8", "replace")
     return rc, wall, ru.ru_maxrss, out, err
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def gnu_time_works():
+    if not os.access(GNU_TIME, os.X_OK):
+        return False
+    with tempfile.NamedTemporaryFile("r") as f:
+        r = subprocess.run([GNU_TIME, "-f", "%M", "-o", f.name, "true"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            return r.returncode == 0 and int(f.read().split()[-1]) > 0
+        except (ValueError, IndexError):
+            return False
+
+
+def measure_rss(argv, timeout=None):
+    """Peak RSS (KiB) of argv alone, via GNU time, which forks the command from
+    its own small process and reports only that child's ru_maxrss."""
+    with tempfile.NamedTemporaryFile("r") as f:
+        run_measured([GNU_TIME, "-f", "%M", "-o", f.name] + argv, timeout=timeout)
+        try:
+            return int(f.read().split()[-1])
+        except (ValueError, IndexError):
+            return None
+
+
+def spawn_floor(n=20):
+    """Median wall time of spawning /bin/true the way ppsim is spawned."""
+    true = "/bin/true" if os.path.exists("/bin/true") else "true"
+    return statistics.median(run_measured([true])[1] for _ in range(n))
 
 
 # ------------------------------------------------------------------ reference side
@@ -298,8 +331,13 @@ def run_ppsim(case, args):
         rss = max(rss, maxrss)
         last = (rc, out, err)
     rc, out, err = last
+    rss_how = "wait4"
+    if args.rss == "time":
+        r = measure_rss(argv, timeout=args.ppsim_timeout)
+        if r is not None:
+            rss, rss_how = r, "time"
     res = {"exit_status": rc, "median_s": statistics.median(walls),
-           "walls": walls, "peak_rss_kib": rss, "argv": argv}
+           "walls": walls, "peak_rss_kib": rss, "rss_via": rss_how, "argv": argv}
     if rc in (0, 3):
         try:
             res["json"] = json.loads(out)
@@ -511,6 +549,10 @@ def main():
     ap.add_argument("--timing-only", action="store_true", help="only the timing-table cases")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json-out", help="also write all measurements to this JSON file")
+    ap.add_argument("--rss", choices=("auto", "time", "wait4"), default="auto",
+                    help="peak RSS from os.wait4 of the timed runs (includes a floor: the "
+                    "harness's own RSS at spawn) or from one extra run under GNU "
+                    "/usr/bin/time (exact); auto: time when available")
     ap.add_argument("--reference-timeout", type=float, default=1800)
     ap.add_argument("--ppsim-timeout", type=float, default=600)
     args = ap.parse_args()
@@ -572,6 +614,11 @@ def main():
 
     if not args.ppsim:
         ap.error("--ppsim is required")
+    if args.rss == "auto":
+        args.rss = "time" if gnu_time_works() else "wait4"
+    elif args.rss == "time" and not gnu_time_works():
+        ap.error("--rss time: GNU time not found at %s" % GNU_TIME)
+    floor = spawn_floor()
     with_ref = bool(args.reference or args.reference_cache)
     rows = []
     for c in cases:
@@ -589,13 +636,18 @@ def main():
     print_table(rows, args.markdown, with_ref)
     print()
     print(summary(rows, with_ref))
+    print("(ppsim ms: median wall of %d runs, spawn included; spawning /bin/true the same "
+          "way takes %.2f ms here. ppsim MiB: peak RSS via %s%s.)" % (
+              args.repeat, floor * 1e3,
+              "GNU time" if args.rss == "time" else "os.wait4",
+              "" if args.rss == "time" else ", which includes the harness's own RSS"))
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as f:
             json.dump([{"case": r["case"].name, "model": r["case"].model,
                         "flags": r["case"].flags, "timing": r["case"].timing,
                         "status": r["status"], "rel_diff": r["rel"], "ratio": r["ratio"],
                         "note": r["note"],
-                        "ppsim": {k: v for k, v in r["ppsim"].items()},
+                        "ppsim": r["ppsim"], "spawn_floor_s": floor,
                         "reference": r["ref"]} for r in rows], f, indent=1)
     bad = [r for r in rows if r["status"] in ("MISMATCH", "PPSIM-ERROR")]
     return 1 if bad else 0

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -43,6 +44,8 @@ static const char usage[] =
     "                                  one node (PipeDream's compress_graph_branches.py);\n"
     "                                  auto (default) does it past --max-states states\n"
     "      --max-states N              state budget (default 20000)\n"
+    "      --repeat N                  solve N times in this process and print the median\n"
+    "                                  and fastest wall time on stderr (benchmarks)\n"
     "      --objective pipedream|simulated\n"
     "                                  simulated: search data-parallel width, stage count and\n"
     "                                  split for a synchronous schedule, scored by the event\n"
@@ -58,7 +61,7 @@ static const char usage[] =
 
 enum opt_id {
     O_FILE, O_MACHINES, O_BW, O_MEM, O_USE_MEM, O_STRAIGHT, O_FEWER, O_ACR, O_OUTDIR, O_FORMAT,
-    O_COLLAPSE, O_MAX_STATES, O_OBJECTIVE, O_SCHEDULE, O_MICROBATCHES, O_GRAD, O_OPTIM, O_HELP,
+    O_COLLAPSE, O_MAX_STATES, O_OBJECTIVE, O_SCHEDULE, O_MICROBATCHES, O_GRAD, O_OPTIM, O_REPEAT, O_HELP,
 };
 
 static const struct {
@@ -83,6 +86,7 @@ static const struct {
     [O_MICROBATCHES] = {"microbatches", 0, 1},
     [O_GRAD] = {"gradient-factor", 0, 1},
     [O_OPTIM] = {"optimizer-factor", 0, 1},
+    [O_REPEAT] = {"repeat", 0, 1},
     [O_HELP] = {"help", 'h', 0},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -139,6 +143,7 @@ static int parse_machines(const char *s, size_t *out)
 struct args {
     const char *graph, *outdir;
     int json, have_bw, simulated;
+    long repeat;
     struct pp_simplan_opts so;
     size_t n_machines, n_bw;
     struct pp_planner_opts po;
@@ -210,6 +215,14 @@ static int take_value(struct args *a, int id, const char *flag, const char *v)
         if (end == v || *end || !(x >= 0) || x > 1e3)
             return pp_cli_usage("plan", "%s: a number >= 0, got '%s'", flag, v);
         *(id == O_GRAD ? &a->so.gradient_factor : &a->so.optimizer_factor) = x;
+        return 0;
+    }
+    case O_REPEAT: {
+        char *end;
+        long r = strtol(v, &end, 10);
+        if (end == v || *end || r < 1 || r > 100000)
+            return pp_cli_usage("plan", "--repeat: an integer 1..100000, got '%s'", v);
+        a->repeat = r;
         return 0;
     }
     case O_MAX_STATES: {
@@ -348,6 +361,12 @@ static int write_outputs(const struct pp_planner *p, const char *dir)
     return rc ? pp_cli_fail(&d, rc) : PP_EXIT_OK;
 }
 
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
 int pp_cmd_plan(int argc, char **argv)
 {
     struct args a;
@@ -361,6 +380,27 @@ int pp_cmd_plan(int argc, char **argv)
         return rc;
     struct pp_diag d = {{0}, 0, 0, {0}};
     struct pp_planner *p;
+    if (a.repeat > 0) {
+        /* Read, enumerate and solve from scratch each time: what a user waits for,
+         * without the process start-up. */
+        double *ms = pp_xmalloc((size_t)a.repeat * sizeof *ms);
+        for (long i = 0; i < a.repeat; i++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            rc = pp_planner_run(a.graph, &a.po, &p, &d);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (rc) {
+                free(ms);
+                return pp_cli_fail(&d, rc);
+            }
+            pp_planner_free(p);
+            ms[i] = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        }
+        qsort(ms, (size_t)a.repeat, sizeof *ms, cmp_double);
+        fprintf(stderr, "ppsim plan: %ld solves in one process: median %.3f ms, fastest %.3f ms\n",
+                a.repeat, ms[a.repeat / 2], ms[0]);
+        free(ms);
+    }
     rc = pp_planner_run(a.graph, &a.po, &p, &d);
     if (rc)
         return pp_cli_fail(&d, rc);
