@@ -338,6 +338,12 @@ def run_ppsim(case, args):
             rss, rss_how = r, "time"
     res = {"exit_status": rc, "median_s": statistics.median(walls),
            "walls": walls, "peak_rss_kib": rss, "rss_via": rss_how, "argv": argv}
+    if args.in_process:
+        # ppsim plan --repeat K: K solves in one process, median on stderr
+        _, _, _, _, e = run_measured(argv[:-2] + ["--repeat", str(args.in_process)] + argv[-2:],
+                                     timeout=args.ppsim_timeout)
+        m = _IN_PROCESS.search(e)
+        res["in_process_s"] = float(m.group(1)) / 1e3 if m else None
     if rc in (0, 3):
         try:
             res["json"] = json.loads(out)
@@ -350,6 +356,9 @@ def run_ppsim(case, args):
         res["error"] = "JSON output is not an object"
         del res["json"]
     return res
+
+
+_IN_PROCESS = re.compile(r"solves in one process: median ([0-9.eE+-]+) ms")
 
 
 # ---------------------------------------------------------------------- comparison
@@ -417,8 +426,10 @@ def fmt_ratio(x):
     return "%.0f" % x if x >= 100 else "%.1f" % x
 
 
-def print_table(rows, markdown, with_ref):
+def print_table(rows, markdown, with_ref, in_process):
     hdr = ["case", "ppsim ms", "ppsim MiB"]
+    if in_process:
+        hdr += ["in-proc ms"] + (["ref/in-proc"] if with_ref else [])
     if with_ref:
         hdr += ["ref s", "ref/ppsim", "ppsim bottleneck", "ref bottleneck",
                 "rel diff", "status"]
@@ -431,6 +442,11 @@ def print_table(rows, markdown, with_ref):
         name = r["case"].name + (" [timing]" if r["case"].timing else "")
         line = [name, "%.2f" % (pp["median_s"] * 1e3),
                 "%.1f" % (pp["peak_rss_kib"] / 1024.0)]
+        if in_process:
+            ip = pp.get("in_process_s")
+            line.append("-" if ip is None else "%.3f" % (ip * 1e3))
+            if with_ref:
+                line.append(fmt_ratio(r["ratio_in_process"]))
         b = js.get("bottleneck_s") if pp["exit_status"] == 0 else None
         if with_ref:
             ref = r["ref"]
@@ -465,7 +481,20 @@ def print_table(rows, markdown, with_ref):
             print(("* `%s`: %s" if markdown else "  %s: %s") % (n, t))
 
 
-def summary(rows, with_ref):
+def timing_verdict(rows, key, what):
+    timing = [r for r in rows if r["case"].timing]
+    if not timing:
+        return "no timing-table case selected"
+    bad = [r["case"].name for r in timing
+           if r[key] is None or r[key] < 1 / TIMING_LIMIT]
+    if not bad:
+        return "timing table (%s): all %d cases at <= 1%% of the reference time: yes" % (
+            what, len(timing))
+    return "timing table (%s): all %d cases at <= 1%% of the reference time: NO (%s)" % (
+        what, len(timing), ", ".join(bad))
+
+
+def summary(rows, with_ref, in_process):
     n = len(rows)
     med_ms = statistics.median([r["ppsim"]["median_s"] * 1e3 for r in rows]) if rows else 0
     peak = max([r["ppsim"]["peak_rss_kib"] for r in rows] or [0]) / 1024.0
@@ -476,16 +505,13 @@ def summary(rows, with_ref):
     for r in rows:
         count[r["status"]] = count.get(r["status"], 0) + 1
     ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
-    timing = [r for r in rows if r["case"].timing]
-    t_ok = [r for r in timing if r["ratio"] is not None and r["ratio"] >= 1 / TIMING_LIMIT]
-    if not timing:
-        tline = "no timing-table case selected"
-    elif len(t_ok) == len(timing):
-        tline = "timing table: all %d cases at <= 1%% of the reference time: yes" % len(timing)
-    else:
-        bad = [r["case"].name for r in timing if r not in t_ok]
-        tline = "timing table: all %d cases at <= 1%% of the reference time: NO (%s)" % (
-            len(timing), ", ".join(bad))
+    tline = timing_verdict(rows, "ratio", "process wall")
+    if in_process:
+        ips = [r["ratio_in_process"] for r in rows if r["ratio_in_process"] is not None]
+        if ips:
+            tline = "in-process ratio min %s, median %s; %s" % (
+                fmt_ratio(min(ips)), fmt_ratio(statistics.median(ips)), tline)
+        tline += "; " + timing_verdict(rows, "ratio_in_process", "in-process median")
     others = ", ".join("%s %d" % (k, v) for k, v in sorted(count.items())
                        if k not in ("MATCH", "MISMATCH"))
     return ("summary: %d cases, %d matches, %d mismatches%s; ratio ref/ppsim min %s, "
@@ -548,6 +574,9 @@ def main():
                     help="only cases whose name contains SUBSTR (repeatable: any)")
     ap.add_argument("--timing-only", action="store_true", help="only the timing-table cases")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--in-process", type=int, default=0, metavar="K",
+                    help="also run 'ppsim plan ... --repeat K' once and report its in-process "
+                    "median solve time (no process start-up) and ratio")
     ap.add_argument("--json-out", help="also write all measurements to this JSON file")
     ap.add_argument("--rss", choices=("auto", "time", "wait4"), default="auto",
                     help="peak RSS from os.wait4 of the timed runs (includes a floor: the "
@@ -567,6 +596,8 @@ def main():
         return 2
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
+    if args.in_process < 0:
+        ap.error("--in-process must be >= 0")
     cache = load_cache(args.reference_cache)
 
     if args.write_oracle:
@@ -625,18 +656,21 @@ def main():
         pp = run_ppsim(c, args)
         ref = get_ref(c) if with_ref else None
         status, rel, note = compare(c, pp, ref)
-        ratio = None
+        ratio = ratio_ip = None
         if ref is not None and pp["median_s"] > 0:
             ratio = ref["wall_s"] / pp["median_s"]
+        if ref is not None and pp.get("in_process_s"):
+            ratio_ip = ref["wall_s"] / pp["in_process_s"]
         rows.append({"case": c, "ppsim": pp, "ref": ref, "status": status,
-                     "rel": rel, "ratio": ratio, "note": note})
+                     "rel": rel, "ratio": ratio, "ratio_in_process": ratio_ip,
+                     "note": note})
         if not args.markdown:
             print("  ... %s: %s" % (c.name, status), file=sys.stderr, flush=True)
 
-    print_table(rows, args.markdown, with_ref)
+    print_table(rows, args.markdown, with_ref, args.in_process)
     print()
-    print(summary(rows, with_ref))
-    print("(ppsim ms: median wall of %d runs, spawn included; spawning /bin/true the same "
+    print(summary(rows, with_ref, args.in_process))
+    print("(ppsim ms: median wall of %d separate runs, process start included; spawning /bin/true the same "
           "way takes %.2f ms here. ppsim MiB: peak RSS via %s%s.)" % (
               args.repeat, floor * 1e3,
               "GNU time" if args.rss == "time" else "os.wait4",
@@ -646,6 +680,7 @@ def main():
             json.dump([{"case": r["case"].name, "model": r["case"].model,
                         "flags": r["case"].flags, "timing": r["case"].timing,
                         "status": r["status"], "rel_diff": r["rel"], "ratio": r["ratio"],
+                        "ratio_in_process": r["ratio_in_process"],
                         "note": r["note"],
                         "ppsim": r["ppsim"], "spawn_floor_s": floor,
                         "reference": r["ref"]} for r in rows], f, indent=1)

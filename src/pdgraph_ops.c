@@ -112,107 +112,42 @@ void pp_pdgraph_write(struct pp_buf *b, const struct pp_pdgraph *g, const size_t
     free(first);
 }
 
+static void contract(const struct pp_pdgraph *g, const size_t *rep, int sum_outputs,
+                     const char *what, struct pp_pdgraph **out);
+
 /* Chain heads: one input, coming from a node with several outputs. A chain
- * grows while its tail has one output whose reader has one input. */
+ * grows while its tail has one output whose reader has one input. The chain
+ * becomes its tail, whose output is the only one leaving it. */
 size_t pp_pdgraph_collapse_branches(const struct pp_pdgraph *g, struct pp_pdgraph **out)
 {
-    size_t n = g->n_nodes;
+    size_t n = g->n_nodes, folded = 0;
     size_t *rep = pp_xmalloc((n ? n : 1) * sizeof *rep);
-    size_t *chain_len = pp_xcalloc(n ? n : 1, sizeof *chain_len);
     for (size_t v = 0; v < n; v++)
-        rep[v] = v;
+        rep[v] = SIZE_MAX;
 #define INDEG(v) (g->pred_first[(v) + 1] - g->pred_first[v])
 #define OUTDEG(v) (g->succ_first[(v) + 1] - g->succ_first[v])
-    size_t folded = 0;
-    for (size_t v = 0; v < n; v++) {
-        if (g->nodes[v].removed || rep[v] != v || INDEG(v) != 1 ||
-            OUTDEG(g->pred[g->pred_first[v]]) < 2)
+    for (size_t k = 0; k < g->n_kept; k++) {
+        size_t v = g->topo[k];
+        if (rep[v] != SIZE_MAX)
             continue;
-        size_t len = 1, cur = v;
+        rep[v] = v;
+        if (INDEG(v) != 1 || OUTDEG(g->pred[g->pred_first[v]]) < 2)
+            continue;
+        size_t cur = v;
         while (OUTDEG(cur) == 1 && INDEG(g->succ[g->succ_first[cur]]) == 1) {
             cur = g->succ[g->succ_first[cur]];
-            rep[cur] = v;
-            len++;
+            folded++;
         }
-        chain_len[v] = len;
-        if (len > 1)
-            folded += len - 1;
+        for (size_t u = v;; u = g->succ[g->succ_first[u]]) {
+            rep[u] = cur;
+            if (u == cur)
+                break;
+        }
     }
 #undef INDEG
 #undef OUTDEG
-    struct pp_pdgraph *c = pp_xcalloc(1, sizeof *c);
-    c->file = pp_xstrdup(g->file);
-    c->nodes = pp_xcalloc(n ? n : 1, sizeof *c->nodes);
-    size_t *newidx = pp_xmalloc((n ? n : 1) * sizeof *newidx);
-    for (size_t v = 0; v < n; v++) {
-        newidx[v] = SIZE_MAX;
-        if (g->nodes[v].removed || rep[v] != v)
-            continue;
-        struct pp_pdnode *nd = &c->nodes[c->n_nodes];
-        newidx[v] = c->n_nodes++;
-        *nd = g->nodes[v];
-        size_t len = chain_len[v] ? chain_len[v] : 1, n_members = 0, cur = v;
-        for (size_t i = 0; i < len; i++) {
-            if (i > 0)
-                cur = g->succ[g->succ_first[cur]];
-            n_members += g->nodes[cur].members ? g->nodes[cur].n_members : 1;
-        }
-        nd->members = pp_xmalloc(n_members * sizeof *nd->members);
-        nd->n_members = 0;
-        cur = v;
-        for (size_t i = 0; i < len; i++) {
-            if (i > 0) {
-                cur = g->succ[g->succ_first[cur]];
-                nd->fwd_ms += g->nodes[cur].fwd_ms;
-                nd->bwd_ms += g->nodes[cur].bwd_ms;
-                nd->par_bytes += g->nodes[cur].par_bytes;
-                nd->act_bytes = g->nodes[cur].act_bytes;
-            }
-            /* Members always name nodes of the graph as read from the file. */
-            const struct pp_pdnode *o = &g->nodes[cur];
-            if (o->members) {
-                memcpy(nd->members + nd->n_members, o->members, o->n_members * sizeof *o->members);
-                nd->n_members += o->n_members;
-            } else {
-                nd->members[nd->n_members++] = cur;
-            }
-        }
-        if (len == 1) {
-            nd->id = pp_xstrdup(g->nodes[v].id);
-            nd->desc = pp_xstrdup(g->nodes[v].desc);
-            continue;
-        }
-        struct pp_buf s;
-        pp_buf_init(&s);
-        pp_buf_printf(&s, "%s..%s", g->nodes[v].id, g->nodes[cur].id);
-        nd->id = s.data;
-        pp_buf_init(&s);
-        pp_buf_printf(&s, "Branch of %zu nodes: %s", len, g->nodes[v].desc);
-        nd->desc = s.data;
-    }
-    size_t (*ends)[2] = pp_xmalloc((g->n_edges ? g->n_edges : 1) * sizeof *ends);
-    size_t ne = 0;
-    for (size_t v = 0; v < n; v++) {
-        if (g->nodes[v].removed)
-            continue;
-        for (size_t k = g->succ_first[v]; k < g->succ_first[v + 1]; k++) {
-            size_t s = newidx[rep[v]], t = newidx[rep[g->succ[k]]];
-            if (s != t) {
-                ends[ne][0] = s;
-                ends[ne][1] = t;
-                ne++;
-            }
-        }
-    }
-    struct pp_diag d;
-    /* A collapse never creates a cycle or a duplicate edge: only a chain's tail
-     * has edges leaving it, and they are its own. */
-    pp_pdgraph_set_edges(c, (const size_t(*)[2])ends, ne, &d);
-    free(ends);
-    free(newidx);
-    free(chain_len);
+    contract(g, rep, 0, "Branch", out);
     free(rep);
-    *out = c;
     return folded;
 }
 
