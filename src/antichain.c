@@ -41,6 +41,7 @@ struct builder {
     uint64_t *anc, *desc;    /* per node, strict */
     uint64_t *extra;         /* per node x: ancestors whose output outlives x */
     struct lists x, aug;     /* per state: the antichain (list order) and augmented */
+    struct lists key;        /* per state: the antichain's members sorted (its identity) */
     struct lists next;       /* per state: successor states in discovery order */
     size_t *table;           /* state id + 1 by sorted-antichain hash */
     size_t table_mask;
@@ -62,23 +63,19 @@ static uint64_t hash_list(const size_t *v, size_t n)
 }
 
 /* Is the antichain with sorted members v[0..n) state k? */
-static int same_set(struct builder *b, size_t k, const size_t *v, size_t n)
+static int same_set(const struct builder *b, size_t k, const size_t *v, size_t n)
 {
-    size_t len = b->x.first[k + 1] - b->x.first[k];
-    if (len != n)
-        return 0;
-    memcpy(b->sorted + n, b->x.items + b->x.first[k], n * sizeof *v);
-    qsort(b->sorted + n, n, sizeof *v, cmp_size);
-    return memcmp(b->sorted + n, v, n * sizeof *v) == 0;
+    size_t first = b->key.first[k];
+    return b->key.first[k + 1] - first == n && memcmp(b->key.items + first, v, n * sizeof *v) == 0;
 }
 
 static void table_grow(struct builder *b);
 
-/* Slot of the antichain (sorted in b->sorted[0..n)): the state's id + 1, or 0. */
-static size_t *find(struct builder *b, size_t n)
+/* Slot of the antichain with sorted members v[0..n): the state's id + 1, or 0. */
+static size_t *find(struct builder *b, const size_t *v, size_t n)
 {
-    size_t i = (size_t)hash_list(b->sorted, n) & b->table_mask;
-    while (b->table[i] && !same_set(b, b->table[i] - 1, b->sorted, n))
+    size_t i = (size_t)hash_list(v, n) & b->table_mask;
+    while (b->table[i] && !same_set(b, b->table[i] - 1, v, n))
         i = (i + 1) & b->table_mask;
     return &b->table[i];
 }
@@ -89,12 +86,8 @@ static void table_grow(struct builder *b)
     free(b->table);
     b->table = pp_xcalloc(cap, sizeof *b->table);
     b->table_mask = cap - 1;
-    for (size_t k = 0; k < b->x.n; k++) {
-        size_t n = b->x.first[k + 1] - b->x.first[k];
-        memcpy(b->sorted, b->x.items + b->x.first[k], n * sizeof *b->sorted);
-        qsort(b->sorted, n, sizeof *b->sorted, cmp_size);
-        *find(b, n) = k + 1;
-    }
+    for (size_t k = 0; k < b->key.n; k++)
+        *find(b, b->key.items + b->key.first[k], b->key.first[k + 1] - b->key.first[k]) = k + 1;
 }
 
 /* Ancestor and descendant bitsets, and extra[x] (PipeDream's augment_antichain
@@ -149,7 +142,7 @@ static size_t add_state(struct builder *b, const size_t *v, size_t n, uint64_t *
 {
     memcpy(b->sorted, v, n * sizeof *v);
     qsort(b->sorted, n, sizeof *v, cmp_size);
-    size_t *slot = find(b, n);
+    size_t *slot = find(b, b->sorted, n);
     if (*slot) {
         *is_new = 0;
         return *slot - 1;
@@ -157,6 +150,7 @@ static size_t add_state(struct builder *b, const size_t *v, size_t n, uint64_t *
     *is_new = 1;
     size_t id = b->x.n;
     lists_push(&b->x, v, n);
+    lists_push(&b->key, b->sorted, n);
     *slot = id + 1;
     /* The augmented list: extra nodes (file order) then the antichain. */
     size_t wn = b->wn;
@@ -185,7 +179,7 @@ int pp_antichains_build(const struct pp_pdgraph *g, size_t max_states, struct pp
     b.wn = wn ? wn : 1;
     wn = b.wn;
     node_sets(&b);
-    b.sorted = pp_xmalloc(2 * (n + 1) * sizeof *b.sorted);
+    b.sorted = pp_xmalloc((n + 1) * sizeof *b.sorted);
     table_grow(&b);
     uint64_t *augbits = pp_xcalloc(wn, sizeof *augbits);
     uint64_t *scratch = pp_xcalloc(wn, sizeof *scratch);
@@ -353,6 +347,8 @@ done:
     free(b.extra);
     free(b.x.items);
     free(b.x.first);
+    free(b.key.items);
+    free(b.key.first);
     free(b.aug.items);
     free(b.aug.first);
     free(b.next.items);

@@ -44,6 +44,13 @@ void pp_antichains_free(struct pp_antichains *a);
 /* Mark closure(state s) in bits (node_words words, cleared by the caller). */
 void pp_antichains_closure(const struct pp_antichains *a, size_t s, uint64_t *bits);
 
+/* PipeDream's range quantity over states i..j from a per-state cumulative
+ * array (C, Act or Par): prefix[j] - prefix[i-1], with prefix[-1] = 0. */
+static inline double pp_state_range(const double *prefix, size_t i, size_t j)
+{
+    return i == 0 ? prefix[j] : prefix[j] - prefix[i - 1];
+}
+
 static inline int pp_bit(const uint64_t *bits, size_t i)
 {
     return (int)((bits[i >> 6] >> (i & 63)) & 1u);

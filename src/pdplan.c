@@ -45,16 +45,11 @@ struct ctx {
     struct cell *cand;
 };
 
-static double range(const double *prefix, size_t i, size_t j)
-{
-    return i == 0 ? prefix[j] : prefix[j] - prefix[i - 1];
-}
-
 static double level_T(const struct ctx *c, const struct level *L, size_t i, size_t j)
 {
     if (L->Tm)
         return L->Tm[i * c->n + j];
-    return c->mode == MEM ? 0 : range(c->a->compute_s, i, j);
+    return c->mode == MEM ? 0 : pp_state_range(c->a->compute_s, i, j);
 }
 
 static void fill_ceil(struct ctx *c, size_t N)
@@ -86,8 +81,8 @@ static void solve_row(struct ctx *c, const struct level *L, size_t i, struct cel
         struct cell *Aj = A + j * W;
         for (size_t r = 0; r <= N; r++)
             Aj[r] = none;
-        double Tij = level_T(c, L, i, j), Pij = range(a->par_bytes, i, j);
-        double Sij = range(a->act_bytes, i, j) + Pij;
+        double Tij = level_T(c, L, i, j), Pij = pp_state_range(a->par_bytes, i, j);
+        double Sij = pp_state_range(a->act_bytes, i, j) + Pij;
         if (Tij != INFINITY)
             for (size_t r = 1; r <= r_base; r++) {
                 double stash = c->ceil_tab[r * W + r] * Sij, v;
@@ -119,8 +114,8 @@ static void solve_row(struct ctx *c, const struct level *L, size_t i, struct cel
                 double Tk = level_T(c, L, k + 1, j);
                 if (Tk == INFINITY)
                     continue;
-                double Pk = range(a->par_bytes, k + 1, j);
-                double Sk = range(a->act_bytes, k + 1, j) + Pk;
+                double Pk = pp_state_range(a->par_bytes, k + 1, j);
+                double Sk = pp_state_range(a->act_bytes, k + 1, j) + Pk;
                 double in_b = 2.0 * a->out_bytes[k], out_b = j < n - 1 ? 2.0 * a->out_bytes[j] : -1;
                 const struct cell *Ak = A + k * W;
                 for (size_t rp = 1; rp <= rp_max; rp++) {
@@ -245,8 +240,8 @@ static void read_back(struct solver *s, struct walk *wk, size_t l, size_t start,
         /* q = 0 is the last stage of the pipeline. */
         size_t a0 = firsts[q], b0 = stage_end, r = cells[q].rep;
         int first = q + 1 == cnt;
-        double T = level_T(&s->c, L, a0, b0 - 1), P = range(a->par_bytes, a0, b0 - 1);
-        double S = range(a->act_bytes, a0, b0 - 1) + P;
+        double T = level_T(&s->c, L, a0, b0 - 1), P = pp_state_range(a->par_bytes, a0, b0 - 1);
+        double S = pp_state_range(a->act_bytes, a0, b0 - 1) + P;
         double ar = (4.0 * (double)(r - 1) * P) / (L->B * (double)r);
         if (first)
             ar /= L->inner;

@@ -15,11 +15,6 @@
 #include "sim.h"
 #include "xalloc.h"
 
-static double range(const double *prefix, size_t i, size_t j)
-{
-    return i == 0 ? prefix[j] : prefix[j] - prefix[i - 1];
-}
-
 /* Microbatches stage q of p holds at its peak under the schedule. */
 static double in_flight(const struct pp_simplan_opts *o, size_t q, size_t p)
 {
@@ -59,11 +54,11 @@ static int memory_dp(const struct pp_antichains *a, const struct pp_simplan_opts
                     double prev = best[(q - 1) * n + k];
                     if (prev == INFINITY)
                         continue;
-                    double mem = range(a->par_bytes, k + 1, j) * stat +
-                                 range(a->act_bytes, k + 1, j) * k_q;
+                    double mem = pp_state_range(a->par_bytes, k + 1, j) * stat +
+                                 pp_state_range(a->act_bytes, k + 1, j) * k_q;
                     if (M > 0 && mem > M)
                         continue;
-                    double t = range(a->compute_s, k + 1, j);
+                    double t = pp_state_range(a->compute_s, k + 1, j);
                     double tr = 2.0 * a->out_bytes[k] / o->bandwidth_bps;
                     double v = fmax(prev, fmax(t, tr));
                     if (v < *b) {
