@@ -83,7 +83,7 @@ def read_cases(path):
 def default_profiles_dir():
     env = os.environ.get("PPSIM_PIPEDREAM_PROFILES")
     cands = ([env] if env else []) + [
-        os.path.join(REPO, "shared", "profiles", "pipedream"),
+        os.path.join(REPO, "models", "pipedream", "profiles"),
         os.path.join(os.path.dirname(REPO), "shared", "profiles", "pipedream"),
     ]
     for c in cands:

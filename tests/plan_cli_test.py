@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 PPSIM = os.path.abspath(sys.argv[1])
-PROFILES = '../../shared/profiles/pipedream'
+PROFILES = '../models/pipedream/profiles'
 checks = failures = 0
 
 

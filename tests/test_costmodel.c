@@ -2,7 +2,7 @@
  *
  * The PipeDream facts come from pipedream-optimizer.md §1 (its table of shipped
  * profiles: fwd+bwd totals and parameter bytes after the Input node is zeroed)
- * and from the profiles themselves in shared/profiles/pipedream/ (copies of
+ * and from the profiles themselves in models/pipedream/profiles/ (copies of
  * msr-fiddle/pipedream@7db6a1c, MIT). Every error is checked with its exact
  * file:line:col, as a user would see it. */
 #include <dirent.h>
@@ -14,7 +14,7 @@
 #include "testutil.h"
 #include "yamlutil.h"
 
-#define PROFILES "../../shared/profiles/pipedream"
+#define PROFILES "../models/pipedream/profiles"
 
 static char msg[1024];
 

@@ -16,7 +16,7 @@
 #include "pdplan.h"
 #include "planner.h"
 
-#define PROFILES "../../shared/profiles/pipedream"
+#define PROFILES "../models/pipedream/profiles"
 
 static struct pp_pdgraph *parse(const char *text)
 {

@@ -159,7 +159,7 @@ static void test_defaults_and_inline_models(void)
     if (sc)
         CHECK_INT(sc->model->n_layers, 22);
     pp_scenario_free(sc);
-    CHECK_INT(parse("model: {file: ../../shared/profiles/pipedream/alexnet/graph.txt}\n"
+    CHECK_INT(parse("model: {file: ../models/pipedream/profiles/alexnet/graph.txt}\n"
                     "cluster: {devices: 2}\n"
                     "pipeline: {schedule: 1f1b, stages: 2, microbatches: 4}\n",
                     &sc),
@@ -342,11 +342,11 @@ static void test_model_errors(void)
     CHECK_STR(msg, "s.yaml:1:15: error: model.file: '../models/none.yaml': cannot open file: No "
                    "such file or directory");
     /* Errors inside the model file name that file. */
-    CHECK_INT(parse("model: {file: ../../shared/profiles/pipedream/SOURCE.md}\n" GOOD_CLUSTER
+    CHECK_INT(parse("model: {file: ../models/pipedream/profiles/SOURCE.md}\n" GOOD_CLUSTER
                         GOOD_PIPE,
                     NULL),
               -PP_EPARSE);
-    CHECK_CONTAINS(msg, "../../shared/profiles/pipedream/SOURCE.md:");
+    CHECK_CONTAINS(msg, "../models/pipedream/profiles/SOURCE.md:");
     /* Inline model errors carry the `model.` prefix. */
     CHECK_INT(parse("model:\n  uniform: {count: 16, forward_ms: -1, backward_ms: 2,"
                     " activation_bytes: 1, output_bytes: 1, parameter_bytes: 1}\n" GOOD_CLUSTER
