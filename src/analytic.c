@@ -52,7 +52,7 @@ void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition 
         out->formula = balanced ? "(m+p-1)(tF+tB) + 2(m+p-3-floor((m-2)/p))c"
                                 : "sum_s(tF+tB) + (m-1)max_s(tF+tB) + comm (ZB model)";
         break;
-    case PP_SCHED_KIND_COUNT:
+    default:
         out->formula = "none";
         break;
     }

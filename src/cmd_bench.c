@@ -64,7 +64,7 @@ static struct result measure(int stages, int64_t m, int sched, int repeat, int s
     struct pp_diag d;
     struct pp_partition *part = NULL;
     struct pp_plan *plan = NULL;
-    struct pp_sched_params sp = {stages, 1, m};
+    struct pp_sched_params sp = {.stages = stages, .chunks = 1, .microbatches = m};
     if (pp_partition_balanced(&cm, (size_t)stages, &part, &d) ||
         pp_plan_build((enum pp_schedule_kind)sched, &sp, &plan, &d)) {
         res.rc = 1;

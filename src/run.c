@@ -22,7 +22,7 @@ int pp_run_scenario(const struct pp_scenario *sc, int record_spans, struct pp_ru
                  ? pp_partition_balanced(sc->model, pieces, &r->part, d)
                  : pp_partition_explicit(sc->model, sc->partition_counts, sc->n_partition_counts,
                                          &r->part, d);
-    struct pp_sched_params sp = {sc->stages, sc->chunks, sc->microbatches};
+    struct pp_sched_params sp = {.stages = sc->stages, .chunks = sc->chunks, .microbatches = sc->microbatches};
     if (rc == 0)
         rc = pp_plan_build(sc->schedule, &sp, &r->plan, d);
     r->cfg.link_bandwidth_bytes_per_s = sc->link_bandwidth_bytes_per_s;

@@ -207,7 +207,7 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
                                   "layer counts sum to %zu, but the model has %zu layers", sum,
                                   layers);
     }
-    struct pp_sched_params p = {sc->stages, sc->chunks, sc->microbatches};
+    struct pp_sched_params p = {.stages = sc->stages, .chunks = sc->chunks, .microbatches = sc->microbatches};
     const char *key = NULL;
     const char *why = pp_sched_check(sc->schedule, &p, &key);
     if (why) {
@@ -276,7 +276,7 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
         if (s)
             return pp_ynode_error(v, PP_EPARSE, "pipeline.schedule", d,
                                   "unknown schedule '%s' (did you mean '%s'?)", sname, s);
-        char known[200] = "";
+        char known[400] = "";
         size_t m = 0;
         for (const char *const *n = pp_schedule_names(); *n && m < sizeof known; n++)
             m += (size_t)snprintf(known + m, sizeof known - m, "%s%s", m ? ", " : "", *n);

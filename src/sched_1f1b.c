@@ -26,3 +26,8 @@ int pp_sched_1f1b(const struct pp_sched_params *p, struct pp_plan *plan, struct 
     }
     return 0;
 }
+
+const char *pp_sched_1f1b_check(const struct pp_sched_params *p, const char **key)
+{
+    return pp_sched_one_chunk(p, key);
+}

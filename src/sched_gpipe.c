@@ -15,3 +15,8 @@ int pp_sched_gpipe(const struct pp_sched_params *p, struct pp_plan *plan, struct
     }
     return 0;
 }
+
+const char *pp_sched_gpipe_check(const struct pp_sched_params *p, const char **key)
+{
+    return pp_sched_one_chunk(p, key);
+}

@@ -39,6 +39,9 @@ struct dev {
     size_t next, end;
     int busy;
     int64_t act_bytes, act_peak_bytes;
+    int64_t stash_version_bytes; /* PipeDream: parameters held per extra weight version */
+    int64_t dyn_peak_bytes;      /* activations + stashed weights */
+    int inflight, peak_inflight; /* microbatches between forward start and backward end */
     pp_time busy_ns, first_start_ns, last_end_ns;
     int started;
 };
@@ -145,24 +148,35 @@ static int add_dep(struct dep *dp, int n, uint32_t prod, int bytes_piece, int ba
 }
 
 /* The producers op o waits for, with what a transfer from each would carry. */
+/* Does the wrap-around edge into piece `to` bind microbatch mb? Only Zero
+ * Bubble's interleave quirk says no (schedule.h, wrap_dep_every). */
+static int wrap_binds(const struct pp_plan *plan, int to, int64_t mb)
+{
+    int stages = plan->n_devices;
+    return !plan->wrap_dep_every || to % stages != 0 || mb % plan->wrap_dep_every == 0;
+}
+
+/* The producers op o waits for, with what a transfer from each would carry.
+ * Pieces are global ids (copy * n_pieces + k); dependencies stay in a copy. */
 static int op_deps(const struct pp_plan *plan, const struct index *ix, size_t o, struct dep *dp)
 {
     const struct pp_op *op = &plan->ops[o];
-    int n = 0, last = plan->n_pieces - 1;
+    int n = 0, np = plan->n_pieces;
     int halves = op->kind == PP_OP_FB ? 2 : 1;
     for (int h = 0; h < halves; h++) {
         int kind = op->kind == PP_OP_FB ? (h ? PP_OP_B : PP_OP_F) : op->kind;
         int k = h ? op->piece2 : op->piece;
         int64_t mb = h ? op->mb2 : op->mb;
+        int local = k % np;
         switch ((enum pp_op_kind)kind) {
         case PP_OP_F:
-            if (k > 0)
-                n = add_dep(dp, n, ix->fwd[cell(ix, k - 1, mb)], k - 1, 0, mb);
+            if (local > 0 && wrap_binds(plan, local, mb))
+                n = add_dep(dp, n, ix->fwd[cell(ix, k - 1, mb)], local - 1, 0, mb);
             break;
         case PP_OP_B:
         case PP_OP_BI:
-            if (k < last) /* the gradient of piece k's output */
-                n = add_dep(dp, n, ix->bin[cell(ix, k + 1, mb)], k, 1, mb);
+            if (local < np - 1 && wrap_binds(plan, local + 1, mb)) /* the gradient of k's output */
+                n = add_dep(dp, n, ix->bin[cell(ix, k + 1, mb)], local, 1, mb);
             n = add_dep(dp, n, ix->fwd[cell(ix, k, mb)], -1, 1, mb);
             break;
         case PP_OP_BW:
@@ -219,10 +233,10 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
     if (n >= NONE)
         return pp_diag_set(d, PP_ENOMEM, NULL, 0, 0, "plan has too many ops (%zu)", n);
 
-    int np = plan->n_pieces;
+    int np = plan->n_pieces * plan->copies;
     c->pc = pp_xmalloc((size_t)np * sizeof *c->pc);
     for (int k = 0; k < np; k++) {
-        const struct pp_piece *p = &part->pieces[k];
+        const struct pp_piece *p = &part->pieces[k % plan->n_pieces];
         c->pc[k].f_ns = pp_ms_to_ns(p->forward_ms);
         c->pc[k].b_ns = pp_ms_to_ns(p->backward_input_ms + p->backward_weight_ms);
         c->pc[k].bi_ns = pp_ms_to_ns(p->backward_input_ms);
@@ -329,6 +343,10 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
         c->devs[dv].next = plan->dev_first[dv];
         c->devs[dv].end = plan->dev_first[dv + 1];
     }
+    if (plan->weights == PP_WEIGHTS_STASH)
+        for (int k = 0; k < np; k++)
+            c->devs[plan->piece_device[k]].stash_version_bytes +=
+                llround(part->pieces[k % plan->n_pieces].parameter_bytes);
     /* Only op ends are events: at most one pending per device. */
     c->q = pp_evq_create((size_t)plan->n_devices + 1);
     if (cfg->record_spans) {
@@ -359,6 +377,18 @@ static void try_start(struct ctx *c, int dv, pp_time t)
     dev->act_bytes += op_alloc(c, op);
     if (dev->act_bytes > dev->act_peak_bytes)
         dev->act_peak_bytes = dev->act_bytes;
+    if (op->kind == PP_OP_F || op->kind == PP_OP_FB) {
+        dev->inflight++;
+        if (dev->inflight > dev->peak_inflight)
+            dev->peak_inflight = dev->inflight;
+    }
+    /* PipeDream keeps one weight version per microbatch in flight (the live
+     * weights are the newest one). */
+    int64_t dyn = dev->act_bytes;
+    if (dev->inflight > 1)
+        dyn += dev->stash_version_bytes * (dev->inflight - 1);
+    if (dyn > dev->dyn_peak_bytes)
+        dev->dyn_peak_bytes = dyn;
     if (c->spans)
         c->spans[o].start_ns = t;
     pp_evq_push(c->q, t + op_dur(c, op), 1, EV_END, (uint32_t)o);
@@ -397,6 +427,8 @@ static void on_end(struct ctx *c, uint32_t o, pp_time t)
     dev->busy_ns += op_dur(c, op);
     dev->last_end_ns = t;
     dev->act_bytes -= op_free(c, op);
+    if (op->kind == PP_OP_B || op->kind == PP_OP_BI || op->kind == PP_OP_FB)
+        dev->inflight--;
     if (c->spans)
         c->spans[o].end_ns = t;
     for (uint32_t i = c->out_first[o]; i < c->out_first[o + 1]; i++) {
@@ -496,8 +528,12 @@ int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
     r->dev = pp_xcalloc((size_t)plan->n_devices, sizeof *r->dev);
     double per_param = 1.0 + cfg->gradient_bytes_per_parameter_byte +
                        cfg->optimizer_state_bytes_per_parameter_byte;
-    for (int k = 0; k < plan->n_pieces; k++)
-        r->dev[plan->piece_device[k]].static_bytes += part->pieces[k].parameter_bytes * per_param;
+    /* 2BW double-buffers the weights: one more version, always. */
+    if (plan->weights == PP_WEIGHTS_DOUBLE)
+        per_param += 1.0;
+    for (int k = 0; k < plan->n_pieces * plan->copies; k++)
+        r->dev[plan->piece_device[k]].static_bytes +=
+            part->pieces[k % plan->n_pieces].parameter_bytes * per_param;
     for (int dv = 0; dv < plan->n_devices; dv++) {
         struct pp_device_result *dr = &r->dev[dv];
         const struct dev *dev = &c.devs[dv];
@@ -505,7 +541,11 @@ int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
         dr->first_start_ns = dev->first_start_ns;
         dr->last_end_ns = dev->last_end_ns;
         dr->peak_activation_bytes = (double)dev->act_peak_bytes;
-        dr->peak_memory_bytes = dr->static_bytes + dr->peak_activation_bytes;
+        dr->peak_inflight = dev->peak_inflight;
+        dr->weight_versions = plan->weights == PP_WEIGHTS_STASH    ? (dev->peak_inflight > 1 ? dev->peak_inflight : 1)
+                              : plan->weights == PP_WEIGHTS_DOUBLE ? 2
+                                                                   : 1;
+        dr->peak_memory_bytes = dr->static_bytes + (double)dev->dyn_peak_bytes;
         dr->over_memory = cfg->device_memory_bytes > 0 &&
                           dr->peak_memory_bytes > cfg->device_memory_bytes;
         if (dev->last_end_ns > r->makespan_ns)

@@ -47,7 +47,9 @@ struct pp_device_result {
     pp_time first_start_ns, last_end_ns;
     double static_bytes;          /* parameters + gradients + optimizer state */
     double peak_activation_bytes;
-    double peak_memory_bytes;     /* static + peak activations */
+    double peak_memory_bytes;     /* static + peak of (activations + stashed weights) */
+    int peak_inflight;            /* most microbatches between F start and B end */
+    int weight_versions;          /* peak weight versions held (1 for flushing schedules) */
     int over_memory;              /* peak exceeds device_memory_bytes */
 };
 

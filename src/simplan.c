@@ -122,7 +122,7 @@ static int score(const struct pp_pdgraph *g, const struct pp_antichains *a,
     struct pp_partition *part = NULL;
     struct pp_plan *plan = NULL;
     struct pp_sim_result *res = NULL;
-    struct pp_sched_params sp = {(int)c->stages, 1, (int64_t)o->microbatches};
+    struct pp_sched_params sp = {.stages = (int)c->stages, .chunks = 1, .microbatches = (int64_t)o->microbatches};
     struct pp_sim_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.link_bandwidth_bytes_per_s = o->bandwidth_bps;

@@ -50,7 +50,7 @@ static inline struct pp_sim_result *sim_model(const struct pp_costmodel *cm,
     struct pp_plan *plan = NULL;
     struct pp_sim_result *r = NULL;
     struct pp_diag d;
-    struct pp_sched_params sp = {p, 1, m};
+    struct pp_sched_params sp = {.stages = p, .chunks = 1, .microbatches = m};
     if (pp_partition_balanced(cm, (size_t)p, &part, &d) == 0 &&
         pp_plan_build(kind, &sp, &plan, &d) == 0)
         pp_sim_run(plan, part, cfg, &r, &d);

@@ -23,7 +23,7 @@ static void render(const struct pp_plan *p, int dv, char *out, size_t len)
 
 static void test_1f1b_orders(void)
 {
-    struct pp_sched_params sp = {4, 1, 8};
+    struct pp_sched_params sp = {.stages = 4, .chunks = 1, .microbatches = 8};
     struct pp_plan *p = NULL;
     struct pp_diag d;
     CU_ASSERT_EQUAL_FATAL(pp_plan_build(PP_SCHED_1F1B, &sp, &p, &d), 0);
@@ -37,7 +37,7 @@ static void test_1f1b_orders(void)
     CHECK_STR(s, "F0 B0 F1 B1 F2 B2 F3 B3 F4 B4 F5 B5 F6 B6 F7 B7 OPT");
     pp_plan_free(p);
     /* m < p: warm-up is capped at m, so rank 0 runs all forwards first. */
-    struct pp_sched_params few = {4, 1, 2};
+    struct pp_sched_params few = {.stages = 4, .chunks = 1, .microbatches = 2};
     CU_ASSERT_EQUAL_FATAL(pp_plan_build(PP_SCHED_1F1B, &few, &p, &d), 0);
     render(p, 0, s, sizeof s);
     CHECK_STR(s, "F0 F1 B0 B1 OPT");
@@ -46,7 +46,7 @@ static void test_1f1b_orders(void)
 
 static void test_gpipe_orders(void)
 {
-    struct pp_sched_params sp = {3, 1, 4};
+    struct pp_sched_params sp = {.stages = 3, .chunks = 1, .microbatches = 4};
     struct pp_plan *p = NULL;
     struct pp_diag d;
     CU_ASSERT_EQUAL_FATAL(pp_plan_build(PP_SCHED_GPIPE, &sp, &p, &d), 0);
@@ -61,7 +61,7 @@ static void test_gpipe_orders(void)
 
 static void test_rejects(void)
 {
-    struct pp_sched_params sp = {4, 2, 8};
+    struct pp_sched_params sp = {.stages = 4, .chunks = 2, .microbatches = 8};
     struct pp_plan *p = NULL;
     struct pp_diag d;
     CHECK_INT(pp_plan_build(PP_SCHED_1F1B, &sp, &p, &d), -PP_EINVAL);
@@ -74,7 +74,7 @@ static void test_rejects(void)
 /* The validator catches a missing backward and an op on the wrong device. */
 static void test_validate(void)
 {
-    struct pp_sched_params sp = {2, 1, 1};
+    struct pp_sched_params sp = {.stages = 2, .chunks = 1, .microbatches = 1};
     struct pp_diag d;
     struct pp_plan *p = pp_plan_alloc(PP_SCHED_1F1B, &sp, 2);
     pp_plan_push(p, 0, PP_OP_F, 0, 0);

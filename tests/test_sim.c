@@ -150,7 +150,7 @@ static void test_deadlock_reported(void)
     struct pp_costmodel *cm = uniform_model(2, 1, 1, 0, 1, 0);
     struct pp_partition *part = NULL;
     struct pp_diag d;
-    struct pp_sched_params sp = {2, 1, 1};
+    struct pp_sched_params sp = {.stages = 2, .chunks = 1, .microbatches = 1};
     CU_ASSERT_EQUAL_FATAL(pp_partition_balanced(cm, 2, &part, &d), 0);
     struct pp_plan *plan = pp_plan_alloc(PP_SCHED_1F1B, &sp, 2);
     pp_plan_push(plan, 0, PP_OP_B, 0, 0); /* backward before its forward */

@@ -1,0 +1,60 @@
+/* sched_v.c - PLACEHOLDER until its generators land (this session). */
+#include "schedule.h"
+
+#include "diag.h"
+
+int pp_sched_zb_v(const struct pp_sched_params *p, struct pp_plan *plan, struct pp_diag *d)
+{
+    (void)p;
+    (void)plan;
+    return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "schedule not implemented yet");
+}
+
+const char *pp_sched_zb_v_check(const struct pp_sched_params *p, const char **key)
+{
+    (void)p;
+    *key = "schedule";
+    return "not implemented yet";
+}
+
+int pp_sched_v_half(const struct pp_sched_params *p, struct pp_plan *plan, struct pp_diag *d)
+{
+    (void)p;
+    (void)plan;
+    return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "schedule not implemented yet");
+}
+
+const char *pp_sched_v_half_check(const struct pp_sched_params *p, const char **key)
+{
+    (void)p;
+    *key = "schedule";
+    return "not implemented yet";
+}
+
+int pp_sched_v_min(const struct pp_sched_params *p, struct pp_plan *plan, struct pp_diag *d)
+{
+    (void)p;
+    (void)plan;
+    return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "schedule not implemented yet");
+}
+
+const char *pp_sched_v_min_check(const struct pp_sched_params *p, const char **key)
+{
+    (void)p;
+    *key = "schedule";
+    return "not implemented yet";
+}
+
+int pp_sched_interleaved_zb(const struct pp_sched_params *p, struct pp_plan *plan, struct pp_diag *d)
+{
+    (void)p;
+    (void)plan;
+    return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "schedule not implemented yet");
+}
+
+const char *pp_sched_interleaved_zb_check(const struct pp_sched_params *p, const char **key)
+{
+    (void)p;
+    *key = "schedule";
+    return "not implemented yet";
+}
