@@ -267,7 +267,9 @@ static void test_value_errors(void)
                     NULL),
               -PP_EPARSE);
     CHECK_STR(msg, "s.yaml:5:22: error: pipeline.schedule: unknown schedule 'zero-bubble' (known: "
-                   "gpipe, 1f1b)");
+                   "gpipe, 1f1b, interleaved-1f1b, looped-bfs, zb-h1, zb-h2, zb-auto, zb-v, "
+                   "v-half, v-min, interleaved-zb, dualpipe, dualpipev, chimera, pipedream, "
+                   "pipedream-2bw, localsgd, naive)");
     CHECK_INT(parse(MODEL16 GOOD_CLUSTER
                     "pipeline: {schedule: [1f1b], stages: 4, microbatches: 8}\n",
                     NULL),
