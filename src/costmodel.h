@@ -68,6 +68,12 @@ int pp_costmodel_parse_graph(const char *buf, size_t len, const char *file,
 
 void pp_costmodel_free(struct pp_costmodel *cm);
 
+/* Linearise a PipeDream graph in `order` (its kept nodes in a topological
+ * order; NULL = g->topo), recomputing each layer's output_bytes for that order.
+ * Used to make a planner's stages contiguous. */
+struct pp_pdgraph;
+struct pp_costmodel *pp_costmodel_from_pdgraph(struct pp_pdgraph *g, const size_t *order);
+
 /* Write cm in ppsim's per-layer YAML (round-trips through the YAML reader). */
 struct pp_buf;
 void pp_costmodel_write_yaml(struct pp_buf *b, const struct pp_costmodel *cm);

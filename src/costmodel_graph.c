@@ -21,24 +21,24 @@ static int cmp_edge(const void *a, const void *b)
     return x->dst < y->dst ? -1 : x->dst > y->dst;
 }
 
-static void build_model(struct pp_pdgraph *g, struct pp_costmodel *cm)
+/* Linearise g in `order` (kept nodes, a topological order). */
+static void build_model(struct pp_pdgraph *g, const size_t *order, struct pp_costmodel *cm)
 {
     size_t n = g->n_nodes, kept = g->n_kept;
     size_t *pos = pp_xmalloc((n ? n : 1) * sizeof *pos);
     for (size_t k = 0; k < kept; k++)
-        pos[g->topo[k]] = k;
+        pos[order[k]] = k;
     cm->n_layers = kept;
     cm->layers = pp_xcalloc(kept, sizeof *cm->layers);
     cm->edges = pp_xmalloc((g->n_edges ? g->n_edges : 1) * sizeof *cm->edges);
     /* last_use[k]: the furthest layer reading layer k's output. */
     size_t *last_use = pp_xmalloc(kept * sizeof *last_use);
     for (size_t k = 0; k < kept; k++) {
-        size_t v = g->topo[k];
+        size_t v = order[k];
         struct pp_pdnode *nd = &g->nodes[v];
         struct pp_layer *L = &cm->layers[k];
-        L->name = nd->id;
-        L->desc = nd->desc;
-        nd->id = nd->desc = NULL;
+        L->name = pp_xstrdup(nd->id);
+        L->desc = nd->desc ? pp_xstrdup(nd->desc) : NULL;
         L->forward_ms = nd->fwd_ms;
         L->backward_input_ms = nd->bwd_ms;
         L->activation_bytes = L->bw_activation_bytes = nd->act_bytes;
@@ -91,10 +91,19 @@ int pp_costmodel_parse_graph(const char *buf, size_t len, const char *file,
     if (rc)
         return rc;
     struct pp_costmodel *cm = pp_xcalloc(1, sizeof *cm);
-    build_model(g, cm);
+    build_model(g, g->topo, cm);
     pp_pdgraph_free(g);
     cm->format = PP_MODEL_PIPEDREAM_GRAPH;
     cm->source = pp_xstrdup(file);
     *out = cm;
     return 0;
+}
+
+struct pp_costmodel *pp_costmodel_from_pdgraph(struct pp_pdgraph *g, const size_t *order)
+{
+    struct pp_costmodel *cm = pp_xcalloc(1, sizeof *cm);
+    build_model(g, order ? order : g->topo, cm);
+    cm->format = PP_MODEL_PIPEDREAM_GRAPH;
+    cm->source = pp_xstrdup(g->file ? g->file : "");
+    return cm;
 }

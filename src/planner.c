@@ -16,42 +16,63 @@
 #include "simplan.h"
 #include "xalloc.h"
 
+void pp_planner_label(const struct pp_planner *p, const size_t *end_states, size_t n_stages,
+                      size_t *node_stage)
+{
+    const struct pp_pdgraph *g = p->graph, *pg = p->collapsed ? p->collapsed : p->graph;
+    const struct pp_antichains *a = p->states;
+    for (size_t v = 0; v < g->n_nodes; v++)
+        node_stage[v] = SIZE_MAX;
+    uint64_t *bits = pp_xmalloc((a->node_words ? a->node_words : 1) * sizeof *bits);
+    size_t *pstage = pp_xmalloc((pg->n_nodes ? pg->n_nodes : 1) * sizeof *pstage);
+    for (size_t v = 0; v < pg->n_nodes; v++)
+        pstage[v] = SIZE_MAX;
+    for (size_t i = 0; i < n_stages; i++) {
+        memset(bits, 0, a->node_words * sizeof *bits);
+        pp_antichains_closure(a, end_states[i] - 1, bits);
+        for (size_t v = 0; v < pg->n_nodes; v++)
+            if (pp_bit(bits, v) && pstage[v] == SIZE_MAX)
+                pstage[v] = i;
+    }
+    for (size_t v = 0; v < pg->n_nodes; v++) {
+        const struct pp_pdnode *nd = &pg->nodes[v];
+        if (!p->collapsed) {
+            node_stage[v] = pstage[v];
+            continue;
+        }
+        for (size_t m = 0; m < nd->n_members; m++)
+            node_stage[nd->members[m]] = pstage[v];
+    }
+    free(pstage);
+    free(bits);
+}
+
 /* PipeDream labels, stage by stage, every node of closure(last state) that
  * has no label yet (optimizer_graph_hierarchical.py main()). */
 static void label_nodes(struct pp_planner *p)
 {
-    const struct pp_pdgraph *g = p->graph, *pg = p->collapsed ? p->collapsed : p->graph;
-    const struct pp_antichains *a = p->states;
+    const struct pp_pdgraph *g = p->graph;
     p->node_stage = pp_xmalloc((g->n_nodes ? g->n_nodes : 1) * sizeof *p->node_stage);
     for (size_t v = 0; v < g->n_nodes; v++)
         p->node_stage[v] = SIZE_MAX;
     if (!p->plan->feasible)
         return;
-    uint64_t *bits = pp_xmalloc(a->node_words * sizeof *bits);
-    size_t *pstage = pp_xmalloc((pg->n_nodes ? pg->n_nodes : 1) * sizeof *pstage);
-    for (size_t v = 0; v < pg->n_nodes; v++)
-        pstage[v] = SIZE_MAX;
+    size_t n = 0;
+    size_t *ends = pp_xmalloc((p->plan->n_stages ? p->plan->n_stages : 1) * sizeof *ends);
+    size_t *ids = pp_xmalloc((p->plan->n_stages ? p->plan->n_stages : 1) * sizeof *ids);
     for (size_t i = 0; i < p->plan->n_stages; i++) {
         const struct pp_pdstage *st = &p->plan->stages[i];
         if (st->level != 0)
             continue;
-        memset(bits, 0, a->node_words * sizeof *bits);
-        pp_antichains_closure(a, st->end_state - 1, bits);
-        for (size_t v = 0; v < pg->n_nodes; v++)
-            if (pp_bit(bits, v) && pstage[v] == SIZE_MAX)
-                pstage[v] = st->stage_id;
+        ids[n] = st->stage_id;
+        ends[n++] = st->end_state;
     }
-    for (size_t v = 0; v < pg->n_nodes; v++) {
-        const struct pp_pdnode *nd = &pg->nodes[v];
-        if (!p->collapsed) {
-            p->node_stage[v] = pstage[v];
-            continue;
-        }
-        for (size_t m = 0; m < nd->n_members; m++)
-            p->node_stage[nd->members[m]] = pstage[v];
-    }
-    free(pstage);
-    free(bits);
+    pp_planner_label(p, ends, n, p->node_stage);
+    for (size_t v = 0; v < g->n_nodes; v++)
+        if (p->node_stage[v] != SIZE_MAX)
+            p->node_stage[v] = ids[p->node_stage[v]];
+    free(ends);
+    free(ids);
 }
 
 int pp_planner_run(const char *graph_path, const struct pp_planner_opts *o,

@@ -36,6 +36,12 @@ int pp_planner_run(const char *graph_path, const struct pp_planner_opts *o,
                    struct pp_planner **out, struct pp_diag *d);
 void pp_planner_free(struct pp_planner *p);
 
+/* Label each node of p->graph with the first of n_stages stages (given by
+ * their end states, exclusive, in order) whose closure holds it; SIZE_MAX for
+ * nodes in none. node_stage has p->graph->n_nodes entries. */
+void pp_planner_label(const struct pp_planner *p, const size_t *end_states, size_t n_stages,
+                      size_t *node_stage);
+
 /* Human table or one JSON object. An infeasible plan renders its reason. */
 void pp_planner_report(struct pp_buf *b, const struct pp_planner *p, int json);
 /* One line: why nothing fits (for stderr and the JSON `reason`). */

@@ -56,6 +56,36 @@ static void device_layers(const struct pp_run *r, int dv, char *out, size_t len)
     }
 }
 
+static const char *partition_mode_name(enum pp_partition_mode m)
+{
+    switch (m) {
+    case PP_PARTITION_BALANCED: return "balanced";
+    case PP_PARTITION_EXPLICIT: return "explicit";
+    case PP_PARTITION_PIPEDREAM: return "pipedream";
+    case PP_PARTITION_AUTO: return "auto";
+    }
+    return "?";
+}
+
+/* Which planner chose the split, and where each piece starts (by layer name:
+ * a planned split re-orders the layers, so indices alone would mislead). */
+static void planned_split(struct pp_buf *b, const struct pp_run *r)
+{
+    const struct pp_scenario *sc = r->sc;
+    if (sc->partition_mode != PP_PARTITION_PIPEDREAM && sc->partition_mode != PP_PARTITION_AUTO)
+        return;
+    pp_buf_printf(b, "partition %s: %s %.6g ms; pieces start at", partition_mode_name(sc->partition_mode),
+                  sc->partition_mode == PP_PARTITION_AUTO
+                      ? "the simulated objective's best split, predicted iteration"
+                      : "PipeDream's straight DP, slowest stage",
+                  r->autopart.predicted_s * 1e3);
+    for (size_t k = 0; k < r->part->n_pieces; k++) {
+        const char *name = r->model->layers[r->part->pieces[k].first_layer].name;
+        pp_buf_printf(b, " %s", name ? name : "?");
+    }
+    pp_buf_puts(b, "\n\n");
+}
+
 void pp_report_table(struct pp_buf *b, const struct pp_run *r)
 {
     const struct pp_scenario *sc = r->sc;
@@ -66,6 +96,7 @@ void pp_report_table(struct pp_buf *b, const struct pp_run *r)
                   pp_schedule_name(sc->schedule), sc->stages, sc->chunks, sc->chunks == 1 ? "" : "s",
                   sc->devices, r->data_parallel, (long long)sc->microbatches, sc->microbatch_size,
                   sc->model->n_layers);
+    planned_split(b, r);
     double a_tput = r->analytic.iteration_ms > 0
                         ? sc->microbatches * sc->microbatch_size * r->data_parallel /
                               (r->analytic.iteration_ms / 1e3)
@@ -189,6 +220,16 @@ void pp_report_json(struct pp_buf *b, const struct pp_run *r)
     pp_buf_puts(b, "[");
     for (size_t k = 0; k < r->part->n_pieces; k++)
         pp_buf_printf(b, "%s%zu", k ? ", " : "", r->part->pieces[k].n_layers);
+    pp_buf_puts(b, "]");
+    jkey(b, "partition_mode", &first);
+    pp_buf_json_str(b, partition_mode_name(sc->partition_mode));
+    jkey(b, "piece_first_layers", &first);
+    pp_buf_puts(b, "[");
+    for (size_t k = 0; k < r->part->n_pieces; k++) {
+        const char *name = r->model->layers[r->part->pieces[k].first_layer].name;
+        pp_buf_puts(b, k ? ", " : "");
+        pp_buf_json_str(b, name ? name : "");
+    }
     pp_buf_puts(b, "]");
     jkey(b, "per_device", &first);
     pp_buf_puts(b, "[");

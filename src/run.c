@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autopart.h"
 #include "costmodel.h"
 #include "diag.h"
 #include "partition.h"
@@ -18,10 +19,26 @@ int pp_run_scenario(const struct pp_scenario *sc, int record_spans, struct pp_ru
     struct pp_run *r = pp_xcalloc(1, sizeof *r);
     r->sc = sc;
     size_t pieces = (size_t)sc->stages * (size_t)sc->chunks;
-    int rc = sc->partition_balanced
-                 ? pp_partition_balanced(sc->model, pieces, &r->part, d)
-                 : pp_partition_explicit(sc->model, sc->partition_counts, sc->n_partition_counts,
-                                         &r->part, d);
+    int rc = 0;
+    r->model = sc->model;
+    switch (sc->partition_mode) {
+    case PP_PARTITION_BALANCED:
+        rc = pp_partition_balanced(sc->model, pieces, &r->part, d);
+        break;
+    case PP_PARTITION_EXPLICIT:
+        rc = pp_partition_explicit(sc->model, sc->partition_counts, sc->n_partition_counts,
+                                   &r->part, d);
+        break;
+    case PP_PARTITION_PIPEDREAM:
+    case PP_PARTITION_AUTO:
+        rc = pp_autopart_run(sc, &r->autopart, d);
+        if (rc == 0) {
+            r->model = r->autopart.model;
+            rc = pp_partition_explicit(r->model, r->autopart.counts, r->autopart.n_counts,
+                                       &r->part, d);
+        }
+        break;
+    }
     struct pp_sched_params sp = {.stages = sc->stages, .chunks = sc->chunks, .microbatches = sc->microbatches};
     if (rc == 0)
         rc = pp_plan_build(sc->schedule, &sp, &r->plan, d);
@@ -74,6 +91,7 @@ void pp_run_free(struct pp_run *r)
     if (!r)
         return;
     pp_partition_free(r->part);
+    pp_autopart_clear(&r->autopart);
     pp_plan_free(r->plan);
     pp_sim_result_free(r->res);
     free(r);

@@ -4,6 +4,7 @@
 #define PP_RUN_H
 
 #include "analytic.h"
+#include "autopart.h"
 #include "sim.h"
 
 struct pp_scenario;
@@ -13,6 +14,8 @@ struct pp_diag;
 
 struct pp_run {
     const struct pp_scenario *sc; /* borrowed */
+    const struct pp_costmodel *model; /* sc->model, or the planner's re-linearised copy */
+    struct pp_autopart autopart;      /* partition: pipedream | auto */
     struct pp_partition *part;
     struct pp_plan *plan;
     struct pp_sim_result *res;

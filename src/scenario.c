@@ -32,7 +32,7 @@ static const char *const training_keys[] = {"optimizer_state_bytes_per_parameter
                                             "gradient_bytes_per_parameter_byte",
                                             "optimizer_step_ms", NULL};
 static const char *const file_keys[] = {"file", NULL};
-static const char *const partition_words[] = {"balanced", NULL};
+static const char *const partition_words[] = {"balanced", "pipedream", "auto", NULL};
 
 void pp_scenario_free(struct pp_scenario *sc)
 {
@@ -138,19 +138,29 @@ static int read_partition(const struct pp_ynode *v, struct pp_scenario *sc, stru
 {
     const char *path = "pipeline.partition";
     if (v->kind == PP_Y_SCALAR) {
-        if (!v->quoted && strcmp(v->value, "balanced") == 0) {
-            sc->partition_balanced = 1;
-            return 0;
-        }
+        for (int i = 0; !v->quoted && partition_words[i]; i++)
+            if (strcmp(v->value, partition_words[i]) == 0) {
+                sc->partition_mode = i == 0   ? PP_PARTITION_BALANCED
+                                     : i == 1 ? PP_PARTITION_PIPEDREAM
+                                              : PP_PARTITION_AUTO;
+                sc->partition_balanced = i == 0;
+                return 0;
+            }
         const char *s = pp_suggest(v->value, partition_words);
+        char hint[64] = "";
+        if (s)
+            snprintf(hint, sizeof hint, " (did you mean '%s'?)", s);
         return pp_ynode_error(v, PP_EPARSE, path, d,
-                              "expected 'balanced' or a list of layer counts, got '%s'%s",
-                              v->value, s ? " (did you mean 'balanced'?)" : "");
+                              "expected balanced, pipedream, auto or a list of layer counts, "
+                              "got '%s'%s",
+                              v->value, hint);
     }
     if (v->kind != PP_Y_SEQ)
         return pp_ynode_error(v, PP_EPARSE, path, d,
-                              "expected 'balanced' or a list of layer counts, got a mapping");
+                              "expected balanced, pipedream, auto or a list of layer counts, got "
+                              "a mapping");
     sc->partition_balanced = 0;
+    sc->partition_mode = PP_PARTITION_EXPLICIT;
     sc->n_partition_counts = v->n;
     sc->partition_counts = pp_xcalloc(v->n ? v->n : 1, sizeof *sc->partition_counts);
     for (size_t i = 0; i < v->n; i++) {
@@ -193,8 +203,20 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
         return pp_ynode_error(stages, PP_EINVAL, "pipeline.stages", d,
                               "%d stages, but the model has only %zu layers", sc->stages, layers);
     }
-    if (!sc->partition_balanced) {
-        const struct pp_ynode *part = pp_ymap_get(pipeline, "partition");
+    const struct pp_ynode *part = pp_ymap_get(pipeline, "partition");
+    if ((sc->partition_mode == PP_PARTITION_PIPEDREAM || sc->partition_mode == PP_PARTITION_AUTO) &&
+        sc->model->format != PP_MODEL_PIPEDREAM_GRAPH)
+        return pp_ynode_error(part, PP_EINVAL, "pipeline.partition", d,
+                              "'%s' plans over PipeDream's antichain states and needs a "
+                              "PipeDream profile graph (model.file naming a graph.txt); this "
+                              "model is per-layer YAML: use balanced or explicit layer counts",
+                              part->value);
+    if (sc->partition_mode == PP_PARTITION_AUTO && sc->chunks != 1)
+        return pp_ynode_error(part, PP_EINVAL, "pipeline.partition", d,
+                              "'auto' scores one-chunk splits with the simulator; with chunks: %d "
+                              "use pipedream or explicit layer counts",
+                              sc->chunks);
+    if (sc->partition_mode == PP_PARTITION_EXPLICIT) {
         if (sc->n_partition_counts != pieces)
             return pp_ynode_error(part, PP_EINVAL, "pipeline.partition", d,
                                   "has %zu entries, expected stages x chunks = %zu",

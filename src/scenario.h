@@ -6,7 +6,8 @@
  *   cluster: {devices: N, device_memory_bytes: B,
  *             link: {bandwidth_bytes_per_s: B, latency_ms: T}}
  *   pipeline: {schedule: gpipe|1f1b, stages: S, chunks: V, microbatches: M,
- *              microbatch_size: N, partition: balanced | [counts...]}
+ *              microbatch_size: N,
+ *              partition: balanced | pipedream | auto | [counts...]}
  *   training: {optimizer_state_bytes_per_parameter_byte: K,
  *              gradient_bytes_per_parameter_byte: G, optimizer_step_ms: T}
  * A relative model.file is resolved against the scenario's directory. */
@@ -28,6 +29,13 @@ struct pp_ydoc;
 #define PP_MAX_MICROBATCHES 1000000
 #define PP_MAX_OPS 200000000ull /* compute ops in one simulated iteration */
 
+enum pp_partition_mode {
+    PP_PARTITION_BALANCED, /* compute-balanced contiguous split (partition.h) */
+    PP_PARTITION_EXPLICIT, /* partition_counts */
+    PP_PARTITION_PIPEDREAM, /* PipeDream's straight DP (autopart.h); graph models */
+    PP_PARTITION_AUTO,     /* the simulated objective's best split (autopart.h) */
+};
+
 struct pp_scenario {
     char *name;                 /* "" when not given */
     char *file;                 /* the scenario file */
@@ -43,7 +51,8 @@ struct pp_scenario {
     int chunks;
     int64_t microbatches;
     double microbatch_size;
-    int partition_balanced;    /* 1 = balanced, else explicit counts below */
+    enum pp_partition_mode partition_mode;
+    int partition_balanced;    /* partition_mode == PP_PARTITION_BALANCED */
     size_t *partition_counts;  /* stages*chunks layer counts in model order */
     size_t n_partition_counts;
 

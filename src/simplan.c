@@ -192,7 +192,7 @@ int pp_simplan_run(const struct pp_pdgraph *g, const struct pp_antichains *a,
         if (o->devices % dp)
             continue;
         size_t p = o->devices / dp;
-        if (p > a->n_states)
+        if (p > a->n_states || (o->only_stages && p != o->only_stages))
             continue;
         for (int src = 0; src < 2; src++) {
             size_t *cuts = pp_xmalloc(p * sizeof *cuts);

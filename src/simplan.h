@@ -25,6 +25,7 @@ struct pp_simplan_opts {
     size_t microbatches;         /* per iteration, each of the profile's batch size */
     double gradient_factor;      /* gradient bytes per parameter byte */
     double optimizer_factor;     /* optimizer state bytes per parameter byte */
+    size_t only_stages;          /* 0: search every stage count; else just this one */
 };
 
 enum pp_simplan_source { PP_SP_MEMORY_DP, PP_SP_PIPEDREAM };
