@@ -316,7 +316,7 @@ static void test_value_errors(void)
                     "pipeline: {schedule: 1f1b, stages: 4, microbatches: 8, partition: balance}\n",
                     NULL),
               -PP_EPARSE);
-    CHECK_STR(msg, "s.yaml:5:67: error: pipeline.partition: expected 'balanced' or a list of layer "
+    CHECK_STR(msg, "s.yaml:5:67: error: pipeline.partition: expected balanced, pipedream, auto or a list of layer "
                    "counts, got 'balance' (did you mean 'balanced'?)");
     CHECK_INT(parse(MODEL16 GOOD_CLUSTER
                     "pipeline: {schedule: 1f1b, stages: 4, microbatches: 8,"
@@ -328,7 +328,7 @@ static void test_value_errors(void)
                     "pipeline: {schedule: 1f1b, stages: 4, microbatches: 8, partition: {a: 1}}\n",
                     NULL),
               -PP_EPARSE);
-    CHECK_STR(msg, "s.yaml:5:67: error: pipeline.partition: expected 'balanced' or a list of layer "
+    CHECK_STR(msg, "s.yaml:5:67: error: pipeline.partition: expected balanced, pipedream, auto or a list of layer "
                    "counts, got a mapping");
 }
 
