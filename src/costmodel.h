@@ -25,6 +25,11 @@ struct pp_layer {
     double bw_activation_bytes; /* the part B_weight still needs after B_input (ZB's M_W) */
     double output_bytes;        /* sent downstream when a cut follows this layer */
     double parameter_bytes;
+    /* Selective recomputation (Korthikanti et al. 2022): activations still kept
+     * and forward time repeated before backward; has_recompute = both given. */
+    double recompute_activation_bytes;
+    double recompute_forward_ms;
+    int has_recompute;
     unsigned line, col;         /* where it was defined (0 = unknown) */
 };
 

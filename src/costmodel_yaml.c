@@ -22,7 +22,7 @@
 #define LAYER_FIELDS                                                                          \
     "forward_ms", "backward_ms", "backward_input_ms", "backward_weight_ms",                  \
         "activation_bytes", "backward_weight_activation_bytes", "output_bytes",              \
-        "parameter_bytes"
+        "parameter_bytes", "recompute_activation_bytes", "recompute_forward_ms"
 
 static const char *const layer_keys[] = {"name", LAYER_FIELDS, NULL};
 static const char *const uniform_keys[] = {"count", "name", LAYER_FIELDS, NULL};
@@ -114,6 +114,25 @@ static int read_fields(const struct pp_ynode *m, const char *path, struct pp_lay
             return pp_ynode_error(bwa, PP_EINVAL, full, d,
                                   "must be <= activation_bytes (%.17g), got '%s'",
                                   L->activation_bytes, bwa->value);
+    }
+    const struct pp_ynode *ra = pp_ymap_get(m, "recompute_activation_bytes");
+    const struct pp_ynode *rf = pp_ymap_get(m, "recompute_forward_ms");
+    if (ra || rf) {
+        if (!ra || !rf)
+            return pp_ynode_error(m, PP_EPARSE, path, d, "missing key '%s' (%s needs it)",
+                                  ra ? "recompute_forward_ms" : "recompute_activation_bytes",
+                                  ra ? "recompute_activation_bytes" : "recompute_forward_ms");
+        if ((rc = req_num(m, path, "recompute_activation_bytes", &L->recompute_activation_bytes,
+                          d)) ||
+            (rc = req_num(m, path, "recompute_forward_ms", &L->recompute_forward_ms, d)))
+            return rc;
+        char full[300];
+        join(full, sizeof full, path, "recompute_activation_bytes");
+        if (L->recompute_activation_bytes > L->activation_bytes)
+            return pp_ynode_error(ra, PP_EINVAL, full, d,
+                                  "must be <= activation_bytes (%.17g), got '%s'",
+                                  L->activation_bytes, ra->value);
+        L->has_recompute = 1;
     }
     return 0;
 }

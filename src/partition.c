@@ -67,6 +67,7 @@ static struct pp_partition *assemble(const struct pp_costmodel *cm, const size_t
         pc->first_layer = bounds[s];
         pc->n_layers = bounds[s + 1] - bounds[s];
         pc->split_backward = 1;
+        pc->has_selective = 1;
         for (size_t i = bounds[s]; i < bounds[s + 1]; i++) {
             const struct pp_layer *l = &cm->layers[i];
             pc->forward_ms += l->forward_ms;
@@ -76,8 +77,14 @@ static struct pp_partition *assemble(const struct pp_costmodel *cm, const size_t
             pc->activation_bytes += l->activation_bytes;
             pc->bw_activation_bytes += l->bw_activation_bytes;
             pc->parameter_bytes += l->parameter_bytes;
+            if (l->activation_bytes > pc->max_layer_activation_bytes)
+                pc->max_layer_activation_bytes = l->activation_bytes;
+            pc->has_selective &= l->has_recompute;
+            pc->recompute_activation_bytes += l->recompute_activation_bytes;
+            pc->recompute_forward_ms += l->recompute_forward_ms;
         }
         pc->output_bytes = s + 1 < k ? cm->layers[bounds[s + 1] - 1].output_bytes : 0;
+        pc->input_bytes = s > 0 ? cm->layers[bounds[s] - 1].output_bytes : 0;
     }
     return p;
 }

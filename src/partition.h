@@ -19,6 +19,11 @@ struct pp_piece {
     double activation_bytes;    /* sum over its layers, per microbatch */
     double bw_activation_bytes; /* part still held between B_input and B_weight */
     double output_bytes;        /* crosses the cut after this piece (0 for the last) */
+    double input_bytes;         /* what crossed the cut before it (0 for the first) */
+    double max_layer_activation_bytes; /* one layer's, rebuilt during recomputation */
+    double recompute_activation_bytes; /* kept under selective recomputation */
+    double recompute_forward_ms;       /* forward work selective recomputation repeats */
+    int has_selective;          /* every layer gave the two recompute_* values */
     double parameter_bytes;
 };
 

@@ -109,8 +109,18 @@ void pp_report_table(struct pp_buf *b, const struct pp_run *r)
     pp_buf_printf(b, "%-26s %14.4f %14.4f\n", "bubble fraction", r->bubble_fraction,
                   analytic_bubble(r));
     pp_buf_printf(b, "  bubble fraction = 1 - sum(busy) / (devices x iteration time)\n");
-    pp_buf_printf(b, "  closed form: %s%s\n\n", r->analytic.formula,
+    pp_buf_printf(b, "  closed form: %s%s\n", r->analytic.formula,
                   r->analytic.exact ? " (exact here)" : " (estimate)");
+    pp_buf_printf(b, "%-26s %14.4f   (T - ideal) / ideal, ideal = busiest device's compute %.6g ms\n",
+                  "bubble, Megatron", r->bubble_megatron, r->ideal_ms);
+    pp_buf_printf(b, "%-26s %14.4f   (T - ideal) / T\n", "bubble, GPipe", r->bubble_gpipe);
+    pp_buf_printf(b, "%-26s %14.4f   (cost - ideal) / cost, cost = largest %s\n",
+                  "bubble rate, Zero Bubble", r->zb_bubble_rate,
+                  r->zb_cost_uses_span ? "device span (first to last op)" : "makespan from t=0");
+    if (r->steady_throughput_samples_per_s > 0)
+        pp_buf_printf(b, "%-26s %14.6g   microbatches m/4 .. 3m/4\n",
+                      "steady throughput (smp/s)", r->steady_throughput_samples_per_s);
+    pp_buf_puts(b, "\n");
 
     pp_buf_printf(b, "%-6s %-14s %11s %12s %12s %12s %12s  %s\n", "device", "layers", "busy ms",
                   "first ms", "last ms", "peak mem GB", "peak act GB", "memory");
@@ -131,7 +141,8 @@ static const char *const csv_cols =
     "schedule,stages,chunks,devices,microbatches,microbatch_size,iteration_time_ms,"
     "throughput_samples_per_s,bubble_fraction,analytic_iteration_time_ms,fits_memory,device,"
     "busy_ms,first_start_ms,last_end_ms,static_memory_bytes,peak_memory_bytes,"
-    "peak_activation_bytes,over_memory\n";
+    "peak_activation_bytes,over_memory,bubble_megatron,bubble_gpipe,zb_bubble_rate,"
+    "steady_throughput_samples_per_s,weight_versions\n";
 
 void pp_report_csv(struct pp_buf *b, const struct pp_run *r)
 {
@@ -157,7 +168,14 @@ void pp_report_csv(struct pp_buf *b, const struct pp_run *r)
             pp_buf_double(b, dev_row[i]);
             pp_buf_puts(b, ",");
         }
-        pp_buf_printf(b, "%d\n", dr->over_memory);
+        pp_buf_printf(b, "%d,", dr->over_memory);
+        const double tail[] = {r->bubble_megatron, r->bubble_gpipe, r->zb_bubble_rate,
+                               r->steady_throughput_samples_per_s};
+        for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) {
+            pp_buf_double(b, tail[i]);
+            pp_buf_puts(b, ",");
+        }
+        pp_buf_printf(b, "%d\n", dr->weight_versions);
     }
 }
 
@@ -199,6 +217,13 @@ void pp_report_json(struct pp_buf *b, const struct pp_run *r)
     jnum(b, "bubble_fraction", r->bubble_fraction, &first);
     jkey(b, "bubble_fraction_definition", &first);
     pp_buf_json_str(b, "1 - sum(busy) / (devices * iteration_time)");
+    jnum(b, "ideal_ms", r->ideal_ms, &first);
+    jnum(b, "bubble_megatron", r->bubble_megatron, &first);
+    jnum(b, "bubble_gpipe", r->bubble_gpipe, &first);
+    jnum(b, "zb_bubble_rate", r->zb_bubble_rate, &first);
+    jkey(b, "zb_bubble_rate_cost", &first);
+    pp_buf_json_str(b, r->zb_cost_uses_span ? "device span" : "makespan from 0");
+    jnum(b, "steady_throughput_samples_per_s", r->steady_throughput_samples_per_s, &first);
     jnum(b, "analytic_iteration_time_ms", r->analytic.iteration_ms, &first);
     jnum(b, "analytic_bubble_fraction", analytic_bubble(r), &first);
     jkey(b, "analytic_formula", &first);
@@ -247,6 +272,12 @@ void pp_report_json(struct pp_buf *b, const struct pp_run *r)
         pp_buf_double(b, dr->peak_memory_bytes);
         pp_buf_puts(b, ", \"peak_activation_bytes\": ");
         pp_buf_double(b, dr->peak_activation_bytes);
+        pp_buf_puts(b, ", \"compute_ms\": ");
+        pp_buf_double(b, ns_ms(dr->compute_ns));
+        pp_buf_puts(b, ", \"allreduce_ms\": ");
+        pp_buf_double(b, ns_ms(dr->allreduce_ns));
+        pp_buf_printf(b, ", \"peak_inflight\": %d, \"weight_versions\": %d", dr->peak_inflight,
+                      dr->weight_versions);
         pp_buf_printf(b, ", \"over_memory\": %s}", dr->over_memory ? "true" : "false");
     }
     pp_buf_puts(b, "\n  ]\n}\n");

@@ -25,6 +25,15 @@ struct pp_run {
     double iteration_time_ms;
     double throughput_samples_per_s; /* all data-parallel replicas */
     double bubble_fraction;       /* 1 - sum busy / (devices * iteration time) */
+    /* The other conventions (schedules.md §1), with ideal = the busiest
+     * device's compute time: Megatron's (T - ideal) / ideal, i.e. (p-1)/m for
+     * 1F1B; GPipe's (T - ideal) / T; Zero Bubble's (cost - ideal) / cost with
+     * cost = the largest makespan from 0, or own span for the schedules ZB
+     * measures that way (zb_cost_uses_span). */
+    double ideal_ms;
+    double bubble_megatron, bubble_gpipe, zb_bubble_rate;
+    int zb_cost_uses_span;
+    double steady_throughput_samples_per_s; /* microbatches m/4 .. 3m/4; 0 if m < 4 */
     int fits_memory;              /* no device over device_memory_bytes */
     char infeasible_reason[256];  /* set when !fits_memory */
 };

@@ -23,11 +23,29 @@
 #define MAX_LAYER_COUNT 10000000
 
 static const char *const top_keys[] = {"name", "model", "cluster", "pipeline", "training", NULL};
-static const char *const cluster_keys[] = {"devices", "device_memory_bytes", "link", NULL};
-static const char *const link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", NULL};
-static const char *const pipeline_keys[] = {"schedule",     "stages",          "chunks",
-                                            "microbatches", "microbatch_size", "partition",
+static const char *const cluster_keys[] = {"devices", "device_memory_bytes", "link",
+                                           "data_parallel_link", NULL};
+static const char *const link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", "mode", NULL};
+static const char *const dp_link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", NULL};
+static const char *const link_modes[] = {"alpha-beta", "latency-only", NULL};
+static const char *const pipeline_keys[] = {"schedule",
+                                            "stages",
+                                            "chunks",
+                                            "microbatches",
+                                            "microbatch_size",
+                                            "partition",
+                                            "data_parallel",
+                                            "recompute",
+                                            "noam",
+                                            "local_replicas",
+                                            "local_steps",
+                                            "interleave_wrap_quirk",
+                                            "zbv_order",
+                                            "activation_memory_bytes",
+                                            "schedule_file",
                                             NULL};
+static const char *const recompute_words[] = {"none", "full", "selective", NULL};
+static const char *const zbv_orders[] = {"zero-bubble", "pytorch", NULL};
 static const char *const training_keys[] = {"optimizer_state_bytes_per_parameter_byte",
                                             "gradient_bytes_per_parameter_byte",
                                             "optimizer_step_ms", NULL};
@@ -42,6 +60,9 @@ void pp_scenario_free(struct pp_scenario *sc)
     free(sc->file);
     pp_costmodel_free(sc->model);
     free(sc->partition_counts);
+    free(sc->optimizer_step_ms_per_stage);
+    free(sc->schedule_file);
+    pp_plan_free(sc->custom_plan);
     free(sc);
 }
 
@@ -88,6 +109,32 @@ static int opt_int(const struct pp_ynode *map, const char *key, const char *path
 {
     const struct pp_ynode *v = pp_ymap_get(map, key);
     return v ? pp_yint(v, path, lo, hi, out, d) : 0;
+}
+
+/* An optional word from `words` at map[key]; *out = its index (unchanged if absent). */
+static int opt_word(const struct pp_ynode *map, const char *key, const char *path,
+                    const char *const *words, int *out, struct pp_diag *d)
+{
+    const struct pp_ynode *v = pp_ymap_get(map, key);
+    if (!v)
+        return 0;
+    const char *w;
+    int rc = pp_ystr(v, path, &w, d);
+    if (rc)
+        return rc;
+    for (int i = 0; words[i]; i++)
+        if (strcmp(words[i], w) == 0) {
+            *out = i;
+            return 0;
+        }
+    char known[200] = "", hint[80] = "";
+    size_t m = 0;
+    for (int i = 0; words[i] && m < sizeof known; i++)
+        m += (size_t)snprintf(known + m, sizeof known - m, "%s%s", i ? ", " : "", words[i]);
+    const char *sug = pp_suggest(w, words);
+    if (sug)
+        snprintf(hint, sizeof hint, " (did you mean '%s'?)", sug);
+    return pp_ynode_error(v, PP_EPARSE, path, d, "expected one of %s, got '%s'%s", known, w, hint);
 }
 
 /* The directory part of a path, with its slash ("" for a bare name). */
@@ -175,6 +222,63 @@ static int read_partition(const struct pp_ynode *v, struct pp_scenario *sc, stru
     return 0;
 }
 
+static int opt_small_int(const struct pp_ynode *map, const char *key, int64_t hi, int *out,
+                         struct pp_diag *d)
+{
+    char path[64];
+    snprintf(path, sizeof path, "pipeline.%s", key);
+    int64_t v = 0;
+    int rc = opt_int(map, key, path, 1, hi, &v, d);
+    if (rc == 0 && pp_ymap_get(map, key))
+        *out = (int)v;
+    return rc;
+}
+
+/* Keys beyond the schedule's shape: replication, recomputation, knobs. */
+static int read_pipeline_knobs(const struct pp_ynode *pipeline, struct pp_scenario *sc,
+                               struct pp_diag *d)
+{
+    int rc, rec = 0, order = 0;
+    if ((rc = opt_small_int(pipeline, "data_parallel", MAX_DEVICES, &sc->data_parallel, d)) ||
+        (rc = opt_small_int(pipeline, "noam", PP_MAX_MICROBATCHES, &sc->noam, d)) ||
+        (rc = opt_small_int(pipeline, "local_replicas", PP_MAX_MICROBATCHES, &sc->local_replicas,
+                            d)) ||
+        (rc = opt_small_int(pipeline, "local_steps", PP_MAX_MICROBATCHES, &sc->local_steps, d)) ||
+        (rc = opt_word(pipeline, "recompute", "pipeline.recompute", recompute_words, &rec, d)) ||
+        (rc = opt_word(pipeline, "zbv_order", "pipeline.zbv_order", zbv_orders, &order, d)) ||
+        (rc = opt_num(pipeline, "activation_memory_bytes", "pipeline.activation_memory_bytes", 2,
+                      &sc->activation_memory_bytes, d)))
+        return rc;
+    sc->recompute = (enum pp_recompute)rec;
+    sc->pytorch_order = order;
+    const struct pp_ynode *q = pp_ymap_get(pipeline, "interleave_wrap_quirk");
+    if (q && (rc = pp_ybool(q, "pipeline.interleave_wrap_quirk", &sc->zb_wrap_quirk, d)))
+        return rc;
+    return 0;
+}
+
+/* training.optimizer_step_ms: one time for every stage, or a list per stage. */
+static int read_optimizer_step(const struct pp_ynode *training, struct pp_scenario *sc,
+                               struct pp_diag *d)
+{
+    const struct pp_ynode *v = pp_ymap_get(training, "optimizer_step_ms");
+    if (!v || v->kind != PP_Y_SEQ)
+        return opt_num(training, "optimizer_step_ms", "training.optimizer_step_ms", 0,
+                       &sc->optimizer_step_ms, d);
+    if (v->n != (size_t)sc->stages)
+        return pp_ynode_error(v, PP_EINVAL, "training.optimizer_step_ms", d,
+                              "has %zu entries, expected one per stage (%d)", v->n, sc->stages);
+    sc->optimizer_step_ms_per_stage = pp_xcalloc(v->n ? v->n : 1, sizeof(double));
+    for (size_t i = 0; i < v->n; i++) {
+        char ipath[64];
+        snprintf(ipath, sizeof ipath, "training.optimizer_step_ms[%zu]", i);
+        int rc = pp_ynum_nonneg(v->kids[i], ipath, &sc->optimizer_step_ms_per_stage[i], d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Combinations of valid values that still cannot run. */
 static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluster,
                            const struct pp_ynode *pipeline, struct pp_diag *d)
@@ -192,8 +296,39 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
                               "%d devices do not divide into %d pipeline stages (data-parallel "
                               "replicas = devices / stages must be a whole number)",
                               sc->devices, sc->stages);
+    const struct pp_ynode *dpn = pp_ymap_get(pipeline, "data_parallel");
+    if (dpn && sc->data_parallel * sc->stages != sc->devices)
+        return pp_ynode_error(dpn, PP_EINVAL, "pipeline.data_parallel", d,
+                              "%d replicas x %d stages = %d devices, but cluster.devices is %d",
+                              sc->data_parallel, sc->stages, sc->data_parallel * sc->stages,
+                              sc->devices);
+    sc->data_parallel = sc->devices / sc->stages;
     size_t pieces = (size_t)sc->stages * (size_t)sc->chunks;
     size_t layers = sc->model->n_layers;
+    if (pp_schedule_splits_backward(sc->schedule))
+        for (size_t i = 0; i < layers; i++) {
+            const struct pp_layer *L = &sc->model->layers[i];
+            if (L->split_backward)
+                continue;
+            const struct pp_ynode *sn = pp_ymap_get(pipeline, "schedule");
+            return pp_ynode_error(sn ? sn : pipeline, PP_EINVAL, "pipeline.schedule", d,
+                                  "'%s' splits backward into input and weight gradients (B and "
+                                  "W), but layer %zu ('%s'%s) gives only backward_ms: give "
+                                  "backward_input_ms and backward_weight_ms",
+                                  pp_schedule_name(sc->schedule), i, L->name ? L->name : "",
+                                  sc->model->format == PP_MODEL_PIPEDREAM_GRAPH
+                                      ? ", a PipeDream graph has no split"
+                                      : "");
+        }
+    if (sc->recompute == PP_RECOMPUTE_SELECTIVE)
+        for (size_t i = 0; i < layers; i++)
+            if (!sc->model->layers[i].has_recompute)
+                return pp_ynode_error(pp_ymap_get(pipeline, "recompute"), PP_EINVAL,
+                                      "pipeline.recompute", d,
+                                      "selective recomputation needs recompute_activation_bytes "
+                                      "and recompute_forward_ms on every layer; layer %zu ('%s') "
+                                      "has none (ppsim model transformer writes them)",
+                                      i, sc->model->layers[i].name ? sc->model->layers[i].name : "");
     if (pieces > layers) {
         if (sc->chunks > 1)
             return pp_ynode_error(chunks, PP_EINVAL, "pipeline.chunks", d,
@@ -229,7 +364,8 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
                                   "layer counts sum to %zu, but the model has %zu layers", sum,
                                   layers);
     }
-    struct pp_sched_params p = {.stages = sc->stages, .chunks = sc->chunks, .microbatches = sc->microbatches};
+    struct pp_sched_params p;
+    pp_scenario_sched_params(sc, &p);
     const char *key = NULL;
     const char *why = pp_sched_check(sc->schedule, &p, &key);
     if (why) {
@@ -281,7 +417,22 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
             (rc = opt_num(link, "bandwidth_bytes_per_s", "cluster.link.bandwidth_bytes_per_s", 2,
                           &sc->link_bandwidth_bytes_per_s, d)) ||
             (rc = opt_num(link, "latency_ms", "cluster.link.latency_ms", 0, &sc->link_latency_ms,
-                          d)))
+                          d)) ||
+            (rc = opt_word(link, "mode", "cluster.link.mode", link_modes, &sc->latency_only, d)))
+            return rc;
+    }
+    sc->dp_bandwidth_bytes_per_s = sc->link_bandwidth_bytes_per_s;
+    sc->dp_latency_ms = sc->link_latency_ms;
+    const struct pp_ynode *dpl = pp_ymap_get(cluster, "data_parallel_link");
+    if (dpl) {
+        sc->dp_bandwidth_bytes_per_s = 0;
+        sc->dp_latency_ms = 0;
+        if ((rc = pp_ymap_check(dpl, "cluster.data_parallel_link", dp_link_keys, d)) ||
+            (rc = opt_num(dpl, "bandwidth_bytes_per_s",
+                          "cluster.data_parallel_link.bandwidth_bytes_per_s", 2,
+                          &sc->dp_bandwidth_bytes_per_s, d)) ||
+            (rc = opt_num(dpl, "latency_ms", "cluster.data_parallel_link.latency_ms", 0,
+                          &sc->dp_latency_ms, d)))
             return rc;
     }
 
@@ -323,6 +474,8 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
     sc->partition_balanced = 1;
     if ((v = pp_ymap_get(pipeline, "partition")) && (rc = read_partition(v, sc, d)))
         return rc;
+    if ((rc = read_pipeline_knobs(pipeline, sc, d)))
+        return rc;
 
     if ((rc = get_map(root, "training", training_keys, 0, &training, d)))
         return rc;
@@ -333,8 +486,7 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
          (rc = opt_num(training, "gradient_bytes_per_parameter_byte",
                        "training.gradient_bytes_per_parameter_byte", 0,
                        &sc->gradient_bytes_per_parameter_byte, d)) ||
-         (rc = opt_num(training, "optimizer_step_ms", "training.optimizer_step_ms", 0,
-                       &sc->optimizer_step_ms, d))))
+         (rc = read_optimizer_step(training, sc, d))))
         return rc;
 
     if ((rc = need(root, "", "model", &v, d)) || (rc = read_model(v, doc->file, &sc->model, d)))
@@ -392,4 +544,19 @@ int pp_scenario_load(const char *path, const char *const *sets, size_t n_sets,
                            out, d);
     free(buf);
     return rc;
+}
+
+void pp_scenario_sched_params(const struct pp_scenario *sc, struct pp_sched_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->stages = sc->stages;
+    p->chunks = sc->chunks;
+    p->microbatches = sc->microbatches;
+    p->memory_limit_bytes = sc->activation_memory_bytes;
+    p->noam = sc->noam;
+    p->local_replicas = sc->local_replicas;
+    p->local_steps = sc->local_steps;
+    p->zb_wrap_quirk = sc->zb_wrap_quirk;
+    p->pytorch_order = sc->pytorch_order;
+    p->custom = sc->custom_plan;
 }

@@ -8,8 +8,13 @@
  *   pipeline: {schedule: gpipe|1f1b, stages: S, chunks: V, microbatches: M,
  *              microbatch_size: N,
  *              partition: balanced | pipedream | auto | [counts...]}
+ *             (+ data_parallel: D, recompute: none|full|selective, noam: N,
+ *              local_replicas: R, local_steps: H, interleave_wrap_quirk: BOOL,
+ *              zbv_order: zero-bubble|pytorch, activation_memory_bytes: B,
+ *              schedule_file: PATH)
+ *   cluster.link.mode: alpha-beta | latency-only; cluster.data_parallel_link: {...}
  *   training: {optimizer_state_bytes_per_parameter_byte: K,
- *              gradient_bytes_per_parameter_byte: G, optimizer_step_ms: T}
+ *              gradient_bytes_per_parameter_byte: G, optimizer_step_ms: T | [T per stage]}
  * A relative model.file is resolved against the scenario's directory. */
 #ifndef PP_SCENARIO_H
 #define PP_SCENARIO_H
@@ -18,6 +23,7 @@
 #include <stdint.h>
 
 #include "schedule.h"
+#include "sim.h"
 
 struct pp_diag;
 struct pp_costmodel;
@@ -59,6 +65,18 @@ struct pp_scenario {
     double optimizer_state_bytes_per_parameter_byte; /* default 0 */
     double gradient_bytes_per_parameter_byte;        /* default 0 */
     double optimizer_step_ms;                        /* default 0 */
+    double *optimizer_step_ms_per_stage;             /* [stages] when given as a list */
+
+    int data_parallel;                 /* pipeline.data_parallel, default devices / stages */
+    double dp_bandwidth_bytes_per_s;   /* cluster.data_parallel_link, default cluster.link */
+    double dp_latency_ms;
+    int latency_only;                  /* cluster.link.mode: latency-only */
+    enum pp_recompute recompute;       /* pipeline.recompute */
+    /* Schedule knobs (0 = the schedule's default; schedule.h pp_sched_params). */
+    int noam, local_replicas, local_steps, zb_wrap_quirk, pytorch_order;
+    double activation_memory_bytes;    /* pipeline.activation_memory_bytes (zb-auto, V) */
+    char *schedule_file;               /* pipeline.schedule_file, resolved path */
+    struct pp_plan *custom_plan;       /* imported from schedule_file */
 };
 
 /* Parse a scenario buffer. `sets` are --set KEY.PATH=VALUE overrides applied
@@ -68,5 +86,8 @@ int pp_scenario_parse(const char *buf, size_t len, const char *file, const char 
 int pp_scenario_load(const char *path, const char *const *sets, size_t n_sets,
                      struct pp_scenario **out, struct pp_diag *d);
 void pp_scenario_free(struct pp_scenario *sc);
+
+/* The schedule parameters the scenario asks for (costs not set). */
+void pp_scenario_sched_params(const struct pp_scenario *sc, struct pp_sched_params *p);
 
 #endif

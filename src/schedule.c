@@ -302,3 +302,27 @@ int pp_plan_build(enum pp_schedule_kind kind, const struct pp_sched_params *p,
     *out = plan;
     return 0;
 }
+
+void pp_plan_add_allreduce(struct pp_plan *plan)
+{
+    size_t n = plan->n_ops + (size_t)plan->n_devices;
+    struct pp_op *ops = pp_xmalloc_big((n ? n : 1) * sizeof *ops);
+    size_t w = 0;
+    for (int dv = 0; dv < plan->n_devices; dv++) {
+        size_t a = plan->dev_first[dv], e = plan->dev_first[dv + 1];
+        /* After the device's last backward: before its flush if it has one. */
+        size_t at = e > a && plan->ops[e - 1].kind == PP_OP_OPTIM ? e - 1 : e;
+        plan->dev_first[dv] = w;
+        for (size_t i = a; i < e; i++) {
+            if (i == at)
+                ops[w++] = (struct pp_op){PP_OP_ALLREDUCE, -1, -1, -1, -1};
+            ops[w++] = plan->ops[i];
+        }
+        if (at == e)
+            ops[w++] = (struct pp_op){PP_OP_ALLREDUCE, -1, -1, -1, -1};
+    }
+    plan->dev_first[plan->n_devices] = w;
+    free(plan->ops);
+    plan->ops = ops;
+    plan->n_ops = w;
+}

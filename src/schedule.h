@@ -125,6 +125,10 @@ int pp_plan_build(enum pp_schedule_kind kind, const struct pp_sched_params *p,
                   struct pp_plan **out, struct pp_diag *d);
 void pp_plan_free(struct pp_plan *plan);
 
+/* Data parallelism: give every device one PP_OP_ALLREDUCE after its last
+ * backward (before its optimizer step when it has one). */
+void pp_plan_add_allreduce(struct pp_plan *plan);
+
 /* Check that every (piece, microbatch) is run exactly once forward and once
  * backward (B, or BI + BW) on the piece's device. Generators are tested with it. */
 int pp_plan_validate(const struct pp_plan *plan, struct pp_diag *d);

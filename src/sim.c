@@ -42,7 +42,7 @@ struct dev {
     int64_t stash_version_bytes; /* PipeDream: parameters held per extra weight version */
     int64_t dyn_peak_bytes;      /* activations + stashed weights */
     int inflight, peak_inflight; /* microbatches between forward start and backward end */
-    pp_time busy_ns, first_start_ns, last_end_ns;
+    pp_time busy_ns, first_start_ns, last_end_ns, compute_ns, allreduce_ns;
     int started;
 };
 
@@ -50,6 +50,7 @@ struct dev {
 struct piece_cost {
     pp_time f_ns, b_ns, bi_ns, bw_ns;
     int64_t act_bytes, actw_bytes;
+    int64_t trans_bytes; /* held only while a backward runs (recomputed layer) */
 };
 
 struct ctx {
@@ -67,7 +68,9 @@ struct ctx {
     int32_t *link_hash;   /* open addressing over (src, dst) -> link id */
     size_t link_hash_mask;
     struct piece_cost *pc;
-    pp_time opt_ns;
+    pp_time *opt_ns;      /* per device */
+    pp_time *ar_ns;       /* per device: one all-reduce */
+    pp_time *mb_done_ns;
     struct dev *devs;
     pp_evq *q;
     pp_time latency_ns;
@@ -101,8 +104,8 @@ static pp_time op_dur(const struct ctx *c, const struct pp_op *op)
     case PP_OP_BI: return c->pc[op->piece].bi_ns;
     case PP_OP_BW: return c->pc[op->piece].bw_ns;
     case PP_OP_FB: return c->pc[op->piece].f_ns + c->pc[op->piece2].b_ns;
-    case PP_OP_OPTIM: return c->opt_ns;
-    case PP_OP_ALLREDUCE:
+    case PP_OP_OPTIM: return c->opt_ns[c->op_dev[op - c->plan->ops]];
+    case PP_OP_ALLREDUCE: return c->ar_ns[c->op_dev[op - c->plan->ops]];
     case PP_OP_KIND_COUNT: break;
     }
     return 0;
@@ -111,17 +114,25 @@ static pp_time op_dur(const struct ctx *c, const struct pp_op *op)
 /* Activation bytes taken when the op starts (ZB rule: F adds M_B ... W frees M_W). */
 static int64_t op_alloc(const struct ctx *c, const struct pp_op *op)
 {
-    return op->kind == PP_OP_F || op->kind == PP_OP_FB ? c->pc[op->piece].act_bytes : 0;
+    switch ((enum pp_op_kind)op->kind) {
+    case PP_OP_F: return c->pc[op->piece].act_bytes;
+    case PP_OP_B:
+    case PP_OP_BI: return c->pc[op->piece].trans_bytes;
+    case PP_OP_FB: return c->pc[op->piece].act_bytes + c->pc[op->piece2].trans_bytes;
+    default: return 0;
+    }
 }
 
 /* Activation bytes released when the op ends. */
 static int64_t op_free(const struct ctx *c, const struct pp_op *op)
 {
     switch ((enum pp_op_kind)op->kind) {
-    case PP_OP_B: return c->pc[op->piece].act_bytes;
-    case PP_OP_BI: return c->pc[op->piece].act_bytes - c->pc[op->piece].actw_bytes;
+    case PP_OP_B: return c->pc[op->piece].act_bytes + c->pc[op->piece].trans_bytes;
+    case PP_OP_BI:
+        return c->pc[op->piece].act_bytes - c->pc[op->piece].actw_bytes +
+               c->pc[op->piece].trans_bytes;
     case PP_OP_BW: return c->pc[op->piece].actw_bytes;
-    case PP_OP_FB: return c->pc[op->piece2].act_bytes;
+    case PP_OP_FB: return c->pc[op->piece2].act_bytes + c->pc[op->piece2].trans_bytes;
     case PP_OP_F:
     case PP_OP_OPTIM:
     case PP_OP_ALLREDUCE:
@@ -237,14 +248,46 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
     c->pc = pp_xmalloc((size_t)np * sizeof *c->pc);
     for (int k = 0; k < np; k++) {
         const struct pp_piece *p = &part->pieces[k % plan->n_pieces];
+        /* Recomputation repeats (part of) the forward right before the backward
+         * that needs it: the input-gradient op, or the full backward. */
+        double redo_ms = cfg->recompute == PP_RECOMPUTE_FULL        ? p->forward_ms
+                         : cfg->recompute == PP_RECOMPUTE_SELECTIVE ? p->recompute_forward_ms
+                                                                    : 0;
+        double act = cfg->recompute == PP_RECOMPUTE_FULL        ? p->input_bytes
+                     : cfg->recompute == PP_RECOMPUTE_SELECTIVE ? p->recompute_activation_bytes
+                                                                : p->activation_bytes;
         c->pc[k].f_ns = pp_ms_to_ns(p->forward_ms);
-        c->pc[k].b_ns = pp_ms_to_ns(p->backward_input_ms + p->backward_weight_ms);
-        c->pc[k].bi_ns = pp_ms_to_ns(p->backward_input_ms);
+        c->pc[k].b_ns = pp_ms_to_ns(p->backward_input_ms + p->backward_weight_ms + redo_ms);
+        c->pc[k].bi_ns = pp_ms_to_ns(p->backward_input_ms + redo_ms);
         c->pc[k].bw_ns = pp_ms_to_ns(p->backward_weight_ms);
-        c->pc[k].act_bytes = llround(p->activation_bytes);
-        c->pc[k].actw_bytes = llround(p->bw_activation_bytes);
+        c->pc[k].act_bytes = llround(act);
+        c->pc[k].actw_bytes = llround(fmin(p->bw_activation_bytes, act));
+        /* Full recomputation rebuilds one layer's activations at a time. */
+        c->pc[k].trans_bytes = cfg->recompute == PP_RECOMPUTE_FULL
+                                   ? llround(p->max_layer_activation_bytes)
+                                   : 0;
     }
-    c->opt_ns = pp_ms_to_ns(cfg->optimizer_step_ms);
+    c->opt_ns = pp_xmalloc((size_t)plan->n_devices * sizeof *c->opt_ns);
+    c->ar_ns = pp_xcalloc((size_t)plan->n_devices, sizeof *c->ar_ns);
+    for (int dv = 0; dv < plan->n_devices; dv++)
+        c->opt_ns[dv] = pp_ms_to_ns(cfg->optimizer_step_ms_per_device
+                                        ? cfg->optimizer_step_ms_per_device[dv]
+                                        : cfg->optimizer_step_ms);
+    if (cfg->data_parallel > 1) {
+        double d_ = cfg->data_parallel, g = cfg->gradient_bytes_per_parameter_byte;
+        double *grad = pp_xcalloc((size_t)plan->n_devices, sizeof *grad);
+        for (int k = 0; k < np; k++)
+            grad[plan->piece_device[k]] += part->pieces[k % plan->n_pieces].parameter_bytes *
+                                           (g > 0 ? g : 1.0);
+        for (int dv = 0; dv < plan->n_devices; dv++) {
+            double bw_ = cfg->dp_bandwidth_bytes_per_s;
+            double ms = 2.0 * (d_ - 1) * cfg->dp_latency_ms +
+                        (bw_ > 0 ? 2.0 * (d_ - 1) / d_ * grad[dv] / bw_ * 1e3 : 0);
+            c->ar_ns[dv] = pp_ms_to_ns(ms);
+        }
+        free(grad);
+    }
+    c->mb_done_ns = pp_xcalloc((size_t)plan->n_microbatches + 1, sizeof *c->mb_done_ns);
     c->latency_ns = pp_ms_to_ns(cfg->link_latency_ms);
 
     struct index ix = {NULL, NULL, NULL, plan->n_microbatches};
@@ -315,7 +358,7 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
     c->link_hash_mask = 15;
     c->link_hash = pp_xmalloc(16 * sizeof *c->link_hash);
     memset(c->link_hash, 0xFF, 16 * sizeof *c->link_hash);
-    double bw = cfg->link_bandwidth_bytes_per_s;
+    double bw = cfg->latency_only ? 0 : cfg->link_bandwidth_bytes_per_s;
     for (size_t o = 0; o < n; o++) {
         int k = op_deps(plan, &ix, o, &dp);
         for (int i = 0; i < k; i++) {
@@ -424,7 +467,18 @@ static void on_end(struct ctx *c, uint32_t o, pp_time t)
     const struct pp_op *op = &c->plan->ops[o];
     dev->busy = 0;
     dev->next++;
-    dev->busy_ns += op_dur(c, op);
+    pp_time dur = op_dur(c, op);
+    dev->busy_ns += dur;
+    if (op->kind == PP_OP_ALLREDUCE)
+        dev->allreduce_ns += dur;
+    else if (op->kind != PP_OP_OPTIM)
+        dev->compute_ns += dur;
+    /* A microbatch is done when the backward of its first piece ends. */
+    int np = c->plan->n_pieces;
+    if ((op->kind == PP_OP_B || op->kind == PP_OP_BI) && op->piece % np == 0)
+        c->mb_done_ns[op->mb] = t;
+    else if (op->kind == PP_OP_FB && op->piece2 % np == 0)
+        c->mb_done_ns[op->mb2] = t;
     dev->last_end_ns = t;
     dev->act_bytes -= op_free(c, op);
     if (op->kind == PP_OP_B || op->kind == PP_OP_BI || op->kind == PP_OP_FB)
@@ -476,6 +530,9 @@ static int loop(struct ctx *c, struct pp_diag *d)
 static void ctx_free(struct ctx *c)
 {
     free(c->pc);
+    free(c->opt_ns);
+    free(c->ar_ns);
+    free(c->mb_done_ns);
     free(c->op_dev);
     free(c->wait);
     free(c->ready_ns);
@@ -538,6 +595,8 @@ int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
         struct pp_device_result *dr = &r->dev[dv];
         const struct dev *dev = &c.devs[dv];
         dr->busy_ns = dev->busy_ns;
+        dr->compute_ns = dev->compute_ns;
+        dr->allreduce_ns = dev->allreduce_ns;
         dr->first_start_ns = dev->first_start_ns;
         dr->last_end_ns = dev->last_end_ns;
         dr->peak_activation_bytes = (double)dev->act_peak_bytes;
@@ -552,6 +611,9 @@ int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
             r->makespan_ns = dev->last_end_ns;
     }
     r->spans = c.spans;
+    r->mb_done_ns = c.mb_done_ns;
+    r->n_microbatches = plan->n_microbatches;
+    c.mb_done_ns = NULL;
     r->transfers = c.transfers;
     r->n_transfers = c.n_transfers;
     c.spans = NULL;
@@ -566,6 +628,7 @@ void pp_sim_result_free(struct pp_sim_result *r)
     if (!r)
         return;
     free(r->dev);
+    free(r->mb_done_ns);
     free(r->spans);
     free(r->transfers);
     free(r);

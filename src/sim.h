@@ -20,6 +20,12 @@ struct pp_plan;
 struct pp_partition;
 struct pp_diag;
 
+enum pp_recompute {
+    PP_RECOMPUTE_NONE,
+    PP_RECOMPUTE_FULL,      /* keep piece inputs; redo the forward before backward */
+    PP_RECOMPUTE_SELECTIVE, /* keep recompute_activation_bytes; redo recompute_forward_ms */
+};
+
 struct pp_sim_config {
     double link_bandwidth_bytes_per_s;  /* 0 = infinite */
     double link_latency_ms;
@@ -28,6 +34,16 @@ struct pp_sim_config {
     double optimizer_step_ms;           /* cost of each PP_OP_OPTIM */
     double device_memory_bytes;         /* 0 = unlimited */
     int record_spans;                   /* keep every op's start and end */
+    /* Zero Bubble's model: a transfer costs latency only and never occupies a
+     * link, whatever the bandwidth (schedules.md §6). */
+    int latency_only;
+    enum pp_recompute recompute;
+    const double *optimizer_step_ms_per_device; /* [n_devices], or NULL: optimizer_step_ms */
+    /* PP_OP_ALLREDUCE: ring all-reduce of the device's gradients over
+     * data_parallel replicas, 2(d-1)/d bytes/bandwidth + 2(d-1) latency. */
+    int data_parallel;
+    double dp_bandwidth_bytes_per_s;    /* 0 = infinite */
+    double dp_latency_ms;
 };
 
 struct pp_span {
@@ -46,6 +62,8 @@ struct pp_device_result {
     pp_time busy_ns;
     pp_time first_start_ns, last_end_ns;
     double static_bytes;          /* parameters + gradients + optimizer state */
+    pp_time compute_ns;           /* busy in F, B, BI, BW, FB only */
+    pp_time allreduce_ns;         /* data-parallel all-reduce on this device */
     double peak_activation_bytes;
     double peak_memory_bytes;     /* static + peak of (activations + stashed weights) */
     int peak_inflight;            /* most microbatches between F start and B end */
@@ -57,6 +75,8 @@ struct pp_sim_result {
     pp_time makespan_ns;            /* first op start (t=0) to last op end */
     int n_devices;
     struct pp_device_result *dev;   /* [n_devices] */
+    pp_time *mb_done_ns;            /* [n_microbatches]: end of each microbatch's first-piece backward */
+    int64_t n_microbatches;
     struct pp_span *spans;          /* [n_ops] in plan order, or NULL */
     size_t n_ops;
     struct pp_transfer *transfers;  /* in request order (producer end), or NULL */

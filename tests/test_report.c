@@ -116,9 +116,36 @@ static void test_deterministic(void)
     pp_buf_free(&out[1]);
 }
 
+/* schedules.md §1: for balanced, communication-free GPipe, Megatron's bubble is
+ * (p-1)/m and GPipe's (p-1)/(m+p-1); Zero Bubble's rate from t = 0 equals
+ * GPipe's there, and so does the busy-based fraction. */
+static void test_bubble_conventions(void)
+{
+    static const char text[] =
+        "model: {uniform: {count: 4, forward_ms: 1, backward_ms: 2, activation_bytes: 1, "
+        "output_bytes: 1, parameter_bytes: 1}}\n"
+        "cluster: {devices: 4}\n"
+        "pipeline: {schedule: gpipe, stages: 4, microbatches: 8}\n";
+    struct pp_diag d;
+    struct pp_scenario *sc = NULL;
+    struct pp_run *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(pp_scenario_parse(text, sizeof text - 1, "b.yaml", NULL, 0, &sc, &d), 0);
+    CU_ASSERT_EQUAL_FATAL(pp_run_scenario(sc, 0, &r, &d), 0);
+    CHECK_CLOSE(r->bubble_megatron, 3.0 / 8, 1e-12);
+    CHECK_CLOSE(r->bubble_gpipe, 3.0 / 11, 1e-12);
+    CHECK_CLOSE(r->zb_bubble_rate, 3.0 / 11, 1e-12);
+    CHECK_CLOSE(r->bubble_fraction, 3.0 / 11, 1e-12);
+    CHECK_INT(r->zb_cost_uses_span, 0);
+    /* A flushing schedule's steady state is its iteration: 8 samples / 33 ms. */
+    CHECK_CLOSE(r->steady_throughput_samples_per_s, 8 / 0.033, 1e-9);
+    pp_run_free(r);
+    pp_scenario_free(sc);
+}
+
 int main(void)
 {
     static const struct pp_test tests[] = {
+        {"bubble conventions", test_bubble_conventions},
         {"JSON keys", test_json_keys},
         {"CSV columns", test_csv_columns},
         {"round-trip numbers", test_round_trip_numbers},

@@ -518,6 +518,55 @@ static void test_load_errors(void)
     CHECK_STR(msg, "s.yaml:2:1: error: duplicate key 'a' (first at line 1)");
 }
 
+/* The keys of issue 5 beyond the schedule's shape, and their errors. */
+static void test_pipeline_knobs(void)
+{
+    struct pp_scenario *sc = NULL;
+    static const char knobs[] =
+        MODEL16 "cluster: {devices: 8, link: {bandwidth_bytes_per_s: 1e9, mode: latency-only}, "
+                "data_parallel_link: {bandwidth_bytes_per_s: 5e9}}\n"
+                "pipeline: {schedule: 1f1b, stages: 4, microbatches: 8, data_parallel: 2, "
+                "recompute: full, noam: 3}\n"
+                "training: {optimizer_step_ms: [1, 2, 3, 4]}\n";
+    CHECK_INT(parse(knobs, &sc), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CHECK_INT(sc->data_parallel, 2);
+    CHECK_INT(sc->latency_only, 1);
+    CHECK_CLOSE(sc->dp_bandwidth_bytes_per_s, 5e9, 0);
+    CHECK_INT(sc->recompute, PP_RECOMPUTE_FULL);
+    CHECK_INT(sc->noam, 3);
+    CHECK_CLOSE(sc->optimizer_step_ms_per_stage[3], 4, 0);
+    pp_scenario_free(sc);
+
+    CHECK_INT(parse(MODEL16 "cluster: {devices: 8}\n"
+                            "pipeline: {schedule: 1f1b, stages: 4, microbatches: 8, "
+                            "data_parallel: 4}\n",
+                    NULL),
+              -PP_EINVAL);
+    CHECK_STR(msg, "s.yaml:5:71: error: pipeline.data_parallel: 4 replicas x 4 stages = 16 "
+                   "devices, but cluster.devices is 8");
+    CHECK_INT(parse(MODEL16 "cluster: {devices: 4, link: {mode: latency_only}}\n" GOOD_PIPE, NULL),
+              -PP_EPARSE);
+    CHECK_STR(msg, "s.yaml:4:36: error: cluster.link.mode: expected one of alpha-beta, "
+                   "latency-only, got 'latency_only' (did you mean 'latency-only'?)");
+    CHECK_INT(parse(MODEL16 GOOD_CLUSTER
+                    "pipeline: {schedule: 1f1b, stages: 4, microbatches: 8, recompute: selective}\n",
+                    NULL),
+              -PP_EINVAL);
+    CHECK_CONTAINS(msg, "pipeline.recompute: selective recomputation needs "
+                        "recompute_activation_bytes and recompute_forward_ms on every layer");
+    /* A split-backward schedule on a model without B/W times. */
+    CHECK_INT(parse(MODEL16 GOOD_CLUSTER "pipeline: {schedule: zb-h1, stages: 4, microbatches: 8}\n",
+                    NULL),
+              -PP_EINVAL);
+    CHECK_CONTAINS(msg, "pipeline.schedule: 'zb-h1' splits backward into input and weight "
+                        "gradients (B and W), but layer 0");
+    CHECK_INT(parse(MODEL16 GOOD_CLUSTER GOOD_PIPE "training: {optimizer_step_ms: [1, 2]}\n", NULL),
+              -PP_EINVAL);
+    CHECK_STR(msg, "s.yaml:6:31: error: training.optimizer_step_ms: has 2 entries, expected one "
+                   "per stage (4)");
+}
+
 int main(void)
 {
     static const struct pp_test tests[] = {
@@ -530,6 +579,7 @@ int main(void)
         {"semantic errors", test_semantic_errors},
         {"--set overrides", test_set_overrides},
         {"load errors", test_load_errors},
+        {"pipeline knobs (issue 5)", test_pipeline_knobs},
         {NULL, NULL},
     };
     return pp_test_main("scenario", tests);

@@ -204,6 +204,108 @@ static void test_memory_accounting(void)
     free_model(cm);
 }
 
+/* Zero Bubble's time model (schedules.md §6): with latency_only a transfer
+ * costs the latency whatever the bandwidth, so a slow link changes nothing. */
+static void test_latency_only(void)
+{
+    struct pp_costmodel *cm = uniform_model(4, 1, 2, 0, 1, 1e9);
+    struct pp_sim_config slow = {0}, free_ = {0};
+    slow.link_bandwidth_bytes_per_s = 1e6;
+    slow.link_latency_ms = 0.5;
+    slow.latency_only = 1;
+    free_.link_latency_ms = 0.5;
+    struct pp_sim_result *a = sim_model(cm, PP_SCHED_1F1B, 4, 8, &slow, NULL, NULL);
+    struct pp_sim_result *b = sim_model(cm, PP_SCHED_1F1B, 4, 8, &free_, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CHECK_INT(a->makespan_ns, b->makespan_ns);
+    slow.latency_only = 0;
+    struct pp_sim_result *c = sim_model(cm, PP_SCHED_1F1B, 4, 8, &slow, NULL, NULL);
+    CU_ASSERT_TRUE(c && c->makespan_ns > b->makespan_ns + 1000000000);
+    pp_sim_result_free(a);
+    pp_sim_result_free(b);
+    pp_sim_result_free(c);
+    free_model(cm);
+}
+
+/* Ring all-reduce (alpha-beta, Thakur et al.): 2(d-1)/d * bytes / bw + 2(d-1)
+ * alpha, after each device's last backward, before its optimizer step. Two
+ * stages of 2 layers x 1000 parameter bytes, fp32 gradients (factor 1): each
+ * device reduces 2000 bytes; d = 4 at 1000 B/s, alpha 1 ms: 3000 + 6 ms. */
+static void test_data_parallel_allreduce(void)
+{
+    struct pp_costmodel *cm = uniform_model(4, 1, 2, 0, 1, 0);
+    struct pp_partition *part = NULL;
+    struct pp_plan *plan = NULL;
+    struct pp_diag d;
+    struct pp_sched_params sp = {.stages = 2, .chunks = 1, .microbatches = 4};
+    CU_ASSERT_EQUAL_FATAL(pp_partition_balanced(cm, 2, &part, &d), 0);
+    CU_ASSERT_EQUAL_FATAL(pp_plan_build(PP_SCHED_1F1B, &sp, &plan, &d), 0);
+    struct pp_sim_result *base = NULL, *r = NULL;
+    struct pp_sim_config cfg = {0};
+    CU_ASSERT_EQUAL_FATAL(pp_sim_run(plan, part, &cfg, &base, &d), 0);
+    pp_plan_add_allreduce(plan);
+    CU_ASSERT_EQUAL_FATAL(pp_plan_validate(plan, &d), 0);
+    /* AR sits just before OPT on every device. */
+    for (int dv = 0; dv < 2; dv++) {
+        CHECK_INT(plan->ops[plan->dev_first[dv + 1] - 1].kind, PP_OP_OPTIM);
+        CHECK_INT(plan->ops[plan->dev_first[dv + 1] - 2].kind, PP_OP_ALLREDUCE);
+    }
+    cfg.data_parallel = 4;
+    cfg.gradient_bytes_per_parameter_byte = 1;
+    cfg.dp_bandwidth_bytes_per_s = 1000;
+    cfg.dp_latency_ms = 1;
+    CU_ASSERT_EQUAL_FATAL(pp_sim_run(plan, part, &cfg, &r, &d), 0);
+    CHECK_INT(r->dev[0].allreduce_ns, 3006000000LL);
+    CHECK_INT(r->dev[1].allreduce_ns, 3006000000LL);
+    /* Device 0 ends last in 1F1B; its all-reduce extends the iteration by itself. */
+    CHECK_INT(r->makespan_ns, base->makespan_ns + 3006000000LL);
+    CHECK_INT(r->dev[0].compute_ns, base->dev[0].compute_ns);
+    pp_sim_result_free(base);
+    pp_sim_result_free(r);
+    pp_plan_free(plan);
+    pp_partition_free(part);
+    free_model(cm);
+}
+
+/* Recomputation (schedules.md §2.13, §9.5): full keeps only each stage's input
+ * and one layer's activations during backward, and repeats the forward before
+ * the backward; balanced, communication-free 1F1B then takes (m+p-1)(2tF+tB). */
+static void test_recompute_full(void)
+{
+    /* 2 stages x 2 layers; activation 1e6 per layer, output 1e3. */
+    struct pp_costmodel *cm = uniform_model(4, 1, 2, 0, 1e6, 1e3);
+    struct pp_sim_config cfg = {0};
+    cfg.recompute = PP_RECOMPUTE_FULL;
+    struct pp_sim_result *r = sim_model(cm, PP_SCHED_1F1B, 2, 6, &cfg, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    /* stage time 2 x (1 + 2 + 1) ms */
+    CHECK_INT(r->makespan_ns, (6 + 2 - 1) * 8000000LL);
+    /* Stage 1 keeps its 1e3-byte input per microbatch (1 in flight) + one layer
+     * (1e6) while its backward runs; stage 0 has no input, 2 in flight. */
+    CHECK_CLOSE(r->dev[1].peak_activation_bytes, 1e3 + 1e6, 0);
+    CHECK_CLOSE(r->dev[0].peak_activation_bytes, 1e6, 0);
+    pp_sim_result_free(r);
+    free_model(cm);
+}
+
+/* A per-device optimizer step costs its own time at the flush. */
+static void test_optimizer_per_device(void)
+{
+    struct pp_costmodel *cm = uniform_model(2, 1, 2, 0, 1, 0);
+    const double opt_ms[2] = {5, 0.5};
+    struct pp_sim_config cfg = {0};
+    cfg.optimizer_step_ms_per_device = opt_ms;
+    struct pp_sim_result *r = sim_model(cm, PP_SCHED_GPIPE, 2, 3, &cfg, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    /* (m+p-1)(tF+tB) = 12 ms, then device 0's 5 ms step. */
+    CHECK_INT(r->makespan_ns, 17000000);
+    CHECK_INT(r->dev[0].busy_ns - r->dev[0].compute_ns, 5000000);
+    CHECK_INT(r->dev[1].busy_ns - r->dev[1].compute_ns, 500000);
+    pp_sim_result_free(r);
+    free_model(cm);
+}
+
 int main(void)
 {
     static const struct pp_test tests[] = {
@@ -216,6 +318,10 @@ int main(void)
         {"deadlock is reported", test_deadlock_reported},
         {"deterministic replay", test_deterministic},
         {"memory accounting", test_memory_accounting},
+        {"latency-only communication", test_latency_only},
+        {"data-parallel ring all-reduce", test_data_parallel_allreduce},
+        {"full recomputation time and memory", test_recompute_full},
+        {"per-device optimizer step", test_optimizer_per_device},
         {NULL, NULL},
     };
     return pp_test_main("sim", tests);
