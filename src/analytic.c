@@ -40,6 +40,10 @@ void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition 
     out->exact = balanced && comm_sum_ns == 0;
     switch (plan->kind) {
     case PP_SCHED_GPIPE:
+    case PP_SCHED_PIPEDREAM:
+    case PP_SCHED_PIPEDREAM_2BW:
+        /* PipeDream's makespan for N microbatches is one fill and drain:
+         * 2N + 2S - 2 unit steps (pipedream-theory.md §1.3). */
         t_ns += 2 * comm_sum_ns;
         out->formula = balanced ? "(m+p-1)(tF+tB) + 2(p-1)c"
                                 : "sum_s(tF+tB) + (m-1)max_s(tF+tB) + 2 sum_k c_k";
@@ -52,9 +56,24 @@ void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition 
         out->formula = balanced ? "(m+p-1)(tF+tB) + 2(m+p-3-floor((m-2)/p))c"
                                 : "sum_s(tF+tB) + (m-1)max_s(tF+tB) + comm (ZB model)";
         break;
-    default:
-        out->formula = "none";
+    case PP_SCHED_NAIVE:
+        /* One microbatch at a time through every stage and back. */
+        t_ns = m * (sum_ns + 2 * comm_sum_ns) + pp_ms_to_ns(cfg->optimizer_step_ms);
+        out->formula = "m (sum_s(tF+tB) + 2 sum_k c_k)";
         break;
+    case PP_SCHED_INTERLEAVED_1F1B:
+        /* Megatron SC21 §2.2.2: bubble (p-1)(tF+tB)/v per device, balanced,
+         * no communication (schedules.md §2.5). */
+        out->exact = balanced && comm_sum_ns == 0 && m % p == 0;
+        t_ns = m * (sum_ns / p) + (pp_time)(p - 1) * (sum_ns / p) / plan->chunks +
+               pp_ms_to_ns(cfg->optimizer_step_ms);
+        out->formula = "m tD + (p-1) tD / v, tD = a device's tF+tB (no comm)";
+        break;
+    default:
+        out->exact = 0;
+        out->formula = "none";
+        out->iteration_ms = 0;
+        return;
     }
     out->iteration_ms = (double)t_ns / 1e6;
 }

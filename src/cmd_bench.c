@@ -25,8 +25,8 @@
 #include "xalloc.h"
 
 static const char usage[] =
-    "Usage: ppsim bench [--stages S] [--microbatches M] [--schedule NAME] [--repeat N]\n"
-    "                   [--no-spans]\n"
+    "Usage: ppsim bench [--stages S] [--microbatches M] [--schedule NAME] [--chunks V]\n"
+    "                   [--repeat N] [--no-spans]\n"
     "Simulate a large balanced iteration (default 1F1B, 64 stages x 4096 microbatches:\n"
     "524,288 compute ops plus their transfers) and print simulated ops per second,\n"
     "peak RSS and bytes per op at M/4, M/2 and M microbatches (memory must grow\n"
@@ -47,15 +47,18 @@ struct result {
 };
 
 /* One timed replay; keeps the best of `repeat` runs (least disturbed by noise). */
-static struct result measure(int stages, int64_t m, int sched, int repeat, int spans)
+static struct result measure(int stages, int chunks, int64_t m, int sched, int repeat, int spans)
 {
     struct result res = {0, 1e300, 1e300, 1e300, 0, 0};
     struct pp_costmodel cm = {0};
-    cm.n_layers = (size_t)stages;
+    cm.n_layers = (size_t)stages * (size_t)chunks;
     cm.layers = pp_xcalloc(cm.n_layers, sizeof *cm.layers);
     for (size_t i = 0; i < cm.n_layers; i++) {
         cm.layers[i].forward_ms = 1.0;
-        cm.layers[i].backward_input_ms = 2.0;
+        /* Split 1 + 1 so zero-bubble schedules run; B = BI + BW = 2 for the rest. */
+        cm.layers[i].backward_input_ms = 1.0;
+        cm.layers[i].backward_weight_ms = 1.0;
+        cm.layers[i].split_backward = 1;
         cm.layers[i].activation_bytes = 1e6;
         cm.layers[i].bw_activation_bytes = 1e6;
         cm.layers[i].output_bytes = 1e5;
@@ -64,8 +67,8 @@ static struct result measure(int stages, int64_t m, int sched, int repeat, int s
     struct pp_diag d;
     struct pp_partition *part = NULL;
     struct pp_plan *plan = NULL;
-    struct pp_sched_params sp = {.stages = stages, .chunks = 1, .microbatches = m};
-    if (pp_partition_balanced(&cm, (size_t)stages, &part, &d) ||
+    struct pp_sched_params sp = {.stages = stages, .chunks = chunks, .microbatches = m};
+    if (pp_partition_balanced(&cm, cm.n_layers, &part, &d) ||
         pp_plan_build((enum pp_schedule_kind)sched, &sp, &plan, &d)) {
         res.rc = 1;
         free(cm.layers);
@@ -77,7 +80,7 @@ static struct result measure(int stages, int64_t m, int sched, int repeat, int s
     cfg.record_spans = spans;
     size_t compute = 0;
     for (size_t o = 0; o < plan->n_ops; o++)
-        compute += plan->ops[o].kind != PP_OP_OPTIM;
+        compute += plan->ops[o].kind != PP_OP_OPTIM && plan->ops[o].kind != PP_OP_ALLREDUCE;
     res.ops = (double)compute;
     for (int it = 0; it < repeat; it++) {
         struct pp_sim_result *r = NULL;
@@ -114,8 +117,8 @@ static struct result measure(int stages, int64_t m, int sched, int repeat, int s
 }
 
 /* Run measure() in a child; returns its result and peak RSS in bytes. */
-static int run_child(int stages, int64_t m, int sched, int repeat, int spans, struct result *res,
-                     double *rss_bytes)
+static int run_child(int stages, int chunks, int64_t m, int sched, int repeat, int spans,
+                     struct result *res, double *rss_bytes)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -126,7 +129,7 @@ static int run_child(int stages, int64_t m, int sched, int repeat, int spans, st
         return -1;
     if (pid == 0) {
         close(fds[0]);
-        struct result r = measure(stages, m, sched, repeat, spans);
+        struct result r = measure(stages, chunks, m, sched, repeat, spans);
         ssize_t w = write(fds[1], &r, sizeof r);
         _exit(w == (ssize_t)sizeof r ? 0 : 1);
     }
@@ -147,9 +150,10 @@ int pp_cmd_bench(int argc, char **argv)
         {"stages", required_argument, NULL, 's'},   {"microbatches", required_argument, NULL, 'm'},
         {"schedule", required_argument, NULL, 'k'}, {"repeat", required_argument, NULL, 'r'},
         {"no-spans", no_argument, NULL, 'n'},       {"help", no_argument, NULL, 'h'},
+        {"chunks", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
-    int stages = 64, repeat = 3, sched = PP_SCHED_1F1B, spans = 1, c;
+    int stages = 64, repeat = 3, sched = PP_SCHED_1F1B, spans = 1, chunks = 0, c;
     long long m = 4096;
     optind = 0;
     opterr = 0;
@@ -172,6 +176,9 @@ int pp_cmd_bench(int argc, char **argv)
         case 'n':
             spans = 0;
             break;
+        case 'c':
+            chunks = atoi(optarg);
+            break;
         case 'h':
             fputs(usage, stdout);
             return PP_EXIT_OK;
@@ -182,8 +189,16 @@ int pp_cmd_bench(int argc, char **argv)
     if (stages < 1 || stages > 4096 || m < 4 || m > 1000000 || repeat < 1 || repeat > 100)
         return pp_cli_usage("bench", "need 1 <= stages <= 4096, 4 <= microbatches <= 1e6, "
                                      "1 <= repeat <= 100");
-    printf("ppsim bench: %s, %d stages, balanced, 25 GB/s links, spans %s\n",
-           pp_schedule_name((enum pp_schedule_kind)sched), stages,
+    if (chunks == 0) {
+        /* The fewest chunks the schedule accepts: 1, else 2 (interleaved, V). */
+        struct pp_sched_params sp = {.stages = stages, .chunks = 1, .microbatches = m};
+        const char *key;
+        chunks = pp_sched_check((enum pp_schedule_kind)sched, &sp, &key) ? 2 : 1;
+    }
+    if (chunks < 1 || chunks > 64)
+        return pp_cli_usage("bench", "need 1 <= chunks <= 64");
+    printf("ppsim bench: %s, %d stages x %d chunk(s), balanced, 25 GB/s links, spans %s\n",
+           pp_schedule_name((enum pp_schedule_kind)sched), stages, chunks,
            spans ? "recorded (as for a plot)" : "not kept (as in a sweep)");
     printf("%12s %11s %9s %12s %10s %14s %10s %9s %11s %9s\n", "microbatches", "compute_ops",
            "events", "loop_ops/s", "vs_target", "total_ops/s", "vs_target", "vs_floor",
@@ -191,7 +206,7 @@ int pp_cmd_bench(int argc, char **argv)
     for (long long mm = m / 4; mm <= m; mm *= 2) {
         struct result r;
         double rss;
-        if (run_child(stages, mm, sched, repeat, spans, &r, &rss) != 0) {
+        if (run_child(stages, chunks, mm, sched, repeat, spans, &r, &rss) != 0) {
             fprintf(stderr, "ppsim bench: run failed at %lld microbatches\n", mm);
             return PP_EXIT_FAIL;
         }

@@ -12,9 +12,10 @@ static const char usage[] =
     "Predict how pipeline-parallel training of a neural network will behave.\n"
     "\n"
     "Commands:\n"
-    "  simulate SCENARIO.yaml   replay one training iteration (schedules: gpipe, 1f1b)\n"
+    "  simulate SCENARIO.yaml   replay one training iteration under any schedule\n"
     "  plan -f GRAPH -n N ...   choose stage splits: PipeDream's optimizer, same flags\n"
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
+    "  schedule export|check    write or check a PyTorch pipelining schedule CSV\n"
     "  bench                    measure the simulator's speed and memory\n"
     "\n"
     "Run 'ppsim COMMAND --help' for a command's options; 'man ppsim' for the scenario schema.\n"
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
         return pp_cmd_simulate(sub_argc, sub_argv);
     if (strcmp(cmd, "plan") == 0)
         return pp_cmd_plan(sub_argc, sub_argv);
+    if (strcmp(cmd, "schedule") == 0)
+        return pp_cmd_schedule(sub_argc, sub_argv);
     if (strcmp(cmd, "model") == 0)
         return pp_cmd_model(sub_argc, sub_argv);
     if (strcmp(cmd, "bench") == 0)

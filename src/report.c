@@ -102,12 +102,19 @@ void pp_report_table(struct pp_buf *b, const struct pp_run *r)
                               (r->analytic.iteration_ms / 1e3)
                         : 0;
     pp_buf_printf(b, "%-26s %14s %14s\n", "", "simulated", "closed form");
-    pp_buf_printf(b, "%-26s %14.6g %14.6g\n", "iteration time (ms)", r->iteration_time_ms,
-                  r->analytic.iteration_ms);
-    pp_buf_printf(b, "%-26s %14.6g %14.6g\n", "throughput (samples/s)", r->throughput_samples_per_s,
-                  a_tput);
-    pp_buf_printf(b, "%-26s %14.4f %14.4f\n", "bubble fraction", r->bubble_fraction,
-                  analytic_bubble(r));
+    if (r->analytic.iteration_ms > 0) {
+        pp_buf_printf(b, "%-26s %14.6g %14.6g\n", "iteration time (ms)", r->iteration_time_ms,
+                      r->analytic.iteration_ms);
+        pp_buf_printf(b, "%-26s %14.6g %14.6g\n", "throughput (samples/s)",
+                      r->throughput_samples_per_s, a_tput);
+        pp_buf_printf(b, "%-26s %14.4f %14.4f\n", "bubble fraction", r->bubble_fraction,
+                      analytic_bubble(r));
+    } else {
+        pp_buf_printf(b, "%-26s %14.6g %14s\n", "iteration time (ms)", r->iteration_time_ms, "-");
+        pp_buf_printf(b, "%-26s %14.6g %14s\n", "throughput (samples/s)",
+                      r->throughput_samples_per_s, "-");
+        pp_buf_printf(b, "%-26s %14.4f %14s\n", "bubble fraction", r->bubble_fraction, "-");
+    }
     pp_buf_printf(b, "  bubble fraction = 1 - sum(busy) / (devices x iteration time)\n");
     pp_buf_printf(b, "  closed form: %s%s\n", r->analytic.formula,
                   r->analytic.exact ? " (exact here)" : " (estimate)");

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "costmodel.h"
+#include "schedcsv.h"
 #include "diag.h"
 #include "xalloc.h"
 #include "yamlutil.h"
@@ -144,6 +145,20 @@ static char *dir_of(const char *path)
     return slash ? pp_xstrndup(path, (size_t)(slash - path + 1)) : pp_xstrdup("");
 }
 
+/* Relative to the scenario, so a scenario and its files move together; a
+ * path given with --set is typed at the shell, relative to the working
+ * directory, as is everything read from stdin. */
+static char *resolve_path(const struct pp_ynode *node, const char *scenario_file, const char *rel)
+{
+    int from_file = strcmp(node->file, scenario_file) == 0 && strcmp(scenario_file, "<stdin>");
+    char *dir = from_file && rel[0] != '/' ? dir_of(scenario_file) : pp_xstrdup("");
+    size_t n = strlen(dir) + strlen(rel) + 1;
+    char *path = pp_xmalloc(n);
+    snprintf(path, n, "%s%s", dir, rel);
+    free(dir);
+    return path;
+}
+
 static int read_model(const struct pp_ynode *model, const char *scenario_file,
                       struct pp_costmodel **out, struct pp_diag *d)
 {
@@ -161,15 +176,7 @@ static int read_model(const struct pp_ynode *model, const char *scenario_file,
     const char *rel;
     if ((rc = pp_ystr(fnode, "model.file", &rel, d)))
         return rc;
-    /* Relative to the scenario, so a scenario and its models move together; a
-     * path given with --set is typed at the shell, relative to the working
-     * directory, as is everything read from stdin. */
-    int from_file = strcmp(fnode->file, scenario_file) == 0 && strcmp(scenario_file, "<stdin>");
-    char *dir = from_file && rel[0] != '/' ? dir_of(scenario_file) : pp_xstrdup("");
-    size_t n = strlen(dir) + strlen(rel) + 1;
-    char *path = pp_xmalloc(n);
-    snprintf(path, n, "%s%s", dir, rel);
-    free(dir);
+    char *path = resolve_path(fnode, scenario_file, rel);
     rc = pp_costmodel_load(path, out, d);
     if (rc == -PP_EIO) {
         /* "cannot open" belongs to the key that named the file. */
@@ -364,6 +371,19 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
                                   "layer counts sum to %zu, but the model has %zu layers", sum,
                                   layers);
     }
+    if (sc->schedule_file) {
+        struct pp_schedcsv_expect ex = {sc->stages, sc->stages * sc->chunks, sc->microbatches};
+        int rc = pp_schedcsv_load(sc->schedule_file, &ex, &sc->custom_plan, d);
+        if (rc == -PP_EIO) {
+            char why[sizeof d->msg];
+            snprintf(why, sizeof why, "%s", d ? d->msg : "");
+            const struct pp_ynode *fn = pp_ymap_get(pipeline, "schedule_file");
+            return pp_ynode_error(fn, PP_EIO, "pipeline.schedule_file", d, "'%s': %s",
+                                  sc->schedule_file, why);
+        }
+        if (rc)
+            return rc;
+    }
     struct pp_sched_params p;
     pp_scenario_sched_params(sc, &p);
     const char *key = NULL;
@@ -382,6 +402,30 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
                               "2 x %lld microbatches x %zu pieces = %llu compute ops, more than "
                               "the limit of %llu",
                               (long long)sc->microbatches, pieces, ops, PP_MAX_OPS);
+    return 0;
+}
+
+/* pipeline.schedule: a registered name, with "did you mean" or the list. */
+static int read_schedule_name(const struct pp_ynode *v, struct pp_scenario *sc, struct pp_diag *d)
+{
+    const char *sname;
+    int rc = pp_ystr(v, "pipeline.schedule", &sname, d);
+    if (rc)
+        return rc;
+    int kind = pp_schedule_from_name(sname);
+    if (kind < 0) {
+        const char *s = pp_suggest(sname, pp_schedule_names());
+        if (s)
+            return pp_ynode_error(v, PP_EPARSE, "pipeline.schedule", d,
+                                  "unknown schedule '%s' (did you mean '%s'?)", sname, s);
+        char known[400] = "";
+        size_t m = 0;
+        for (const char *const *n = pp_schedule_names(); *n && m < sizeof known; n++)
+            m += (size_t)snprintf(known + m, sizeof known - m, "%s%s", m ? ", " : "", *n);
+        return pp_ynode_error(v, PP_EPARSE, "pipeline.schedule", d,
+                              "unknown schedule '%s' (known: %s)", sname, known);
+    }
+    sc->schedule = (enum pp_schedule_kind)kind;
     return 0;
 }
 
@@ -438,25 +482,22 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
 
     if ((rc = get_map(root, "pipeline", pipeline_keys, 1, &pipeline, d)))
         return rc;
-    if ((rc = need(pipeline, "pipeline", "schedule", &v, d)))
+    const struct pp_ynode *sfile = pp_ymap_get(pipeline, "schedule_file");
+    v = pp_ymap_get(pipeline, "schedule");
+    if (sfile && v)
+        return pp_ynode_error(v, PP_EINVAL, "pipeline.schedule", d,
+                              "give pipeline.schedule or pipeline.schedule_file, not both");
+    if (!sfile && (rc = need(pipeline, "pipeline", "schedule", &v, d)))
         return rc;
-    const char *sname;
-    if ((rc = pp_ystr(v, "pipeline.schedule", &sname, d)))
-        return rc;
-    int kind = pp_schedule_from_name(sname);
-    if (kind < 0) {
-        const char *s = pp_suggest(sname, pp_schedule_names());
-        if (s)
-            return pp_ynode_error(v, PP_EPARSE, "pipeline.schedule", d,
-                                  "unknown schedule '%s' (did you mean '%s'?)", sname, s);
-        char known[400] = "";
-        size_t m = 0;
-        for (const char *const *n = pp_schedule_names(); *n && m < sizeof known; n++)
-            m += (size_t)snprintf(known + m, sizeof known - m, "%s%s", m ? ", " : "", *n);
-        return pp_ynode_error(v, PP_EPARSE, "pipeline.schedule", d,
-                              "unknown schedule '%s' (known: %s)", sname, known);
+    if (sfile) {
+        const char *rel;
+        if ((rc = pp_ystr(sfile, "pipeline.schedule_file", &rel, d)))
+            return rc;
+        sc->schedule_file = resolve_path(sfile, doc->file, rel);
+        sc->schedule = PP_SCHED_CUSTOM;
     }
-    sc->schedule = (enum pp_schedule_kind)kind;
+    if (!sfile && (rc = read_schedule_name(v, sc, d)))
+        return rc;
     if ((rc = need(pipeline, "pipeline", "stages", &v, d)) ||
         (rc = pp_yint(v, "pipeline.stages", 1, PP_MAX_STAGES, &i64, d)))
         return rc;
@@ -553,6 +594,7 @@ void pp_scenario_sched_params(const struct pp_scenario *sc, struct pp_sched_para
     p->chunks = sc->chunks;
     p->microbatches = sc->microbatches;
     p->memory_limit_bytes = sc->activation_memory_bytes;
+    p->comm_latency_ms = sc->link_latency_ms;
     p->noam = sc->noam;
     p->local_replicas = sc->local_replicas;
     p->local_steps = sc->local_steps;

@@ -290,7 +290,7 @@ int pp_plan_build(enum pp_schedule_kind kind, const struct pp_sched_params *p,
     const char *why = pp_sched_check(kind, p, &key);
     if (why)
         return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "pipeline.%s: %s", key, why);
-    struct pp_plan *plan = pp_plan_alloc(kind, p, (size_t)(2 * p->microbatches * p->chunks + 1));
+    struct pp_plan *plan = pp_plan_alloc(kind, p, (size_t)(3 * p->microbatches * p->chunks + 2));
     int rc = sched_table[kind].build(p, plan, d);
     pp_plan_finish(plan);
     if (rc == 0)

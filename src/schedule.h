@@ -79,6 +79,7 @@ struct pp_plan {
     int *piece_device;      /* [copies * n_pieces]: rank that runs each piece */
     int8_t *mb_copy;        /* [n_microbatches] or NULL */
     enum pp_weight_mode weights;
+    int weight_replicas;    /* model replicas sharing the devices (LocalSGD's R); 0 = 1 */
     /* Zero Bubble's get_interleave_schedule quirk (schedules.md §2.5, §6): the
      * wrap-around edge (piece k*stages <- k*stages-1) binds only microbatches
      * that are multiples of this; 0 = every microbatch (faithful). */
@@ -99,6 +100,7 @@ struct pp_sched_params {
     /* Optional knobs; zero means the schedule's default. */
     const struct pp_partition *costs; /* per-piece costs, for cost-aware generators (zb-auto) */
     double memory_limit_bytes;        /* zb-auto / v-shape activation budget per device */
+    double comm_latency_ms;           /* zb-auto plans with Zero Bubble's T_comm */
     int noam;                         /* pipedream/localsgd: admission limit (default stages) */
     int local_replicas;               /* localsgd: R (default stages) */
     int local_steps;                  /* localsgd: H (default 1) */

@@ -588,6 +588,9 @@ int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
     /* 2BW double-buffers the weights: one more version, always. */
     if (plan->weights == PP_WEIGHTS_DOUBLE)
         per_param += 1.0;
+    /* LocalSGD's R replicas each keep their own weights and optimizer state. */
+    if (plan->weight_replicas > 1)
+        per_param *= plan->weight_replicas;
     for (int k = 0; k < plan->n_pieces * plan->copies; k++)
         r->dev[plan->piece_device[k]].static_bytes +=
             part->pieces[k % plan->n_pieces].parameter_bytes * per_param;
