@@ -140,12 +140,12 @@ const char *pp_sched_dualpipe_check(const struct pp_sched_params *p, const char 
         *key = "stages";
         return "DualPipe needs an even number of stages: half the ranks start each direction";
     }
-    if (p->microbatches % 2 || p->microbatches < 2 * (int64_t)p->stages) {
+    if (p->microbatches % 2 || p->microbatches < 2 * ((int64_t)p->stages - 1)) {
         *key = "microbatches";
-        return "DualPipe needs an even number of microbatches, at least twice the stages "
-               "(half enter at each end, and each direction needs a microbatch per stage "
-               "to fill its pipe: dualpipe.py asserts num_chunks % 2 == 0 and "
-               "num_chunks >= 2 * num_ranks)";
+        return "DualPipe needs an even number of microbatches (half enter at each end) and at "
+               "least 2 * (stages - 1): below that the outer ranks' main step (N/2 - P + 1 "
+               "overlapped pairs) would run a negative number of times. The reference "
+               "dualpipe.py asserts N >= 2 * stages";
     }
     return NULL;
 }
@@ -174,10 +174,11 @@ const char *pp_sched_dualpipev_check(const struct pp_sched_params *p, const char
     const char *why = pp_v_two_chunks(p, key);
     if (why)
         return why;
-    if (p->microbatches < 2 * (int64_t)p->stages) {
+    if (p->microbatches < 2 * (int64_t)p->stages - 1) {
         *key = "microbatches";
-        return "DualPipeV needs at least as many microbatches as pipeline stages, 2 per "
-               "device (dualpipev.py asserts num_chunks >= 2 * num_ranks)";
+        return "DualPipeV needs at least 2 * stages - 1 microbatches: below that device 0's "
+               "main step (N - 2R + 1 overlapped pairs) would run a negative number of times. "
+               "The reference dualpipev.py asserts N >= 2 * stages";
     }
     return NULL;
 }

@@ -1,7 +1,8 @@
 /* sched_v.c - schedules with split backward over two or more chunks per
- * device: ZB-V (schedules.md §2.9; builders in sched_zbv.c), V-Half and V-Min
- * (§2.10; sched_vmem.c), and PyTorch's ScheduleInterleavedZeroBubble (§4),
- * the ZB1P-style schedule on looped placement. */
+ * device: ZB-V (schedules.md §2.9; Zero Bubble's greedy is in sched_zbv.c,
+ * PyTorch's fixed order here), V-Half and V-Min (§2.10; sched_vmem.c), and
+ * PyTorch's ScheduleInterleavedZeroBubble (§4), the ZB1P-style schedule on
+ * looped placement. */
 #include "sched_v.h"
 
 #include <stdlib.h>
@@ -31,6 +32,66 @@ const char *pp_v_two_chunks(const struct pp_sched_params *p, const char **key)
     return NULL;
 }
 
+/* PyTorch ScheduleZBVZeroBubble._calculate_single_rank_operations (§2.9):
+ * rank r (chunks c0 = r, c1 = 2p-1-r) runs 2(p-r)-1 F(c0), r [F(c1), F(c0)],
+ * p-r [F(c1), I(c1), W(c1)], the steady [F(c0), I(c0), W(c0), F(c1), I(c1),
+ * W(c1)] groups, then r [I(c0), I(c1)], p-r [I(c0), W(c0)] and the last W's. */
+void pp_zbv_push_pytorch(const struct pp_sched_params *p, struct pp_plan *plan)
+{
+    int np = p->stages;
+    int64_t m = p->microbatches, n = 2 * (int64_t)np - 1 > m ? 2 * (int64_t)np - 1 : m;
+    pp_v_place(plan);
+    for (int r = 0; r < np; r++) {
+        int c0 = r, c1 = 2 * np - 1 - r;
+        int64_t f0 = 0, f1 = 0, b0 = 0, b1 = 0;
+        /* PyTorch runs max(2p-1, m) microbatches and blanks those >= m. */
+#define OP(kind, piece, mb)                                                                  \
+    do {                                                                                     \
+        int64_t mb_ = (mb);                                                                  \
+        if (mb_ < m)                                                                         \
+            pp_plan_push(plan, r, kind, piece, mb_);                                         \
+    } while (0)
+        for (int i = 0; i < 2 * (np - r) - 1; i++)
+            OP(PP_OP_F, c0, f0++);
+        for (int i = 0; i < r; i++) {
+            OP(PP_OP_F, c1, f1++);
+            OP(PP_OP_F, c0, f0++);
+        }
+        for (int i = 0; i < np - r; i++) {
+            OP(PP_OP_F, c1, f1++);
+            OP(PP_OP_BI, c1, b1);
+            OP(PP_OP_BW, c1, b1);
+            b1++;
+        }
+        while (f1 < f0 || f0 < n) {
+            if (f0 < n)
+                OP(PP_OP_F, c0, f0++);
+            OP(PP_OP_BI, c0, b0);
+            OP(PP_OP_BW, c0, b0);
+            b0++;
+            OP(PP_OP_F, c1, f1++);
+            OP(PP_OP_BI, c1, b1);
+            OP(PP_OP_BW, c1, b1);
+            b1++;
+        }
+        int64_t w0 = b0, w1 = b1;
+        for (int i = 0; i < r; i++) {
+            OP(PP_OP_BI, c0, b0++);
+            OP(PP_OP_BI, c1, b1++);
+        }
+        for (int i = 0; i < np - r; i++) {
+            OP(PP_OP_BI, c0, b0++);
+            OP(PP_OP_BW, c0, w0++);
+        }
+        while (w1 < b1)
+            OP(PP_OP_BW, c1, w1++);
+        while (w0 < b0)
+            OP(PP_OP_BW, c0, w0++);
+#undef OP
+        pp_plan_push(plan, r, PP_OP_OPTIM, -1, -1);
+    }
+}
+
 /* ZB-V. The greedy plans with the p2p latency T_comm, which the schedule
  * parameters do not carry yet: it plans as if transfers were free (the
  * engine still charges them when it replays). */
@@ -40,7 +101,7 @@ int pp_sched_zb_v(const struct pp_sched_params *p, struct pp_plan *plan, struct 
         pp_zbv_push_pytorch(p, plan);
         return 0;
     }
-    return pp_zbv_push(p, 0.0, plan, NULL, d);
+    return pp_zbv_push(p, p->comm_latency_ms, plan, NULL, d);
 }
 
 const char *pp_sched_zb_v_check(const struct pp_sched_params *p, const char **key)

@@ -437,7 +437,8 @@ int pp_vmem_push(const struct pp_sched_params *p, int half, struct pp_plan *plan
     if (rc == 0)
         rc = build_map(&v, L, map);
     if (rc == 0) {
-        static const enum pp_op_kind kinds[6] = {PP_OP_F, PP_OP_F, PP_OP_BI, PP_OP_BI, PP_OP_BW, PP_OP_BW};
+        static const enum pp_op_kind kinds[6] = {PP_OP_F,  PP_OP_F,  PP_OP_BI,
+                                                 PP_OP_BI, PP_OP_BW, PP_OP_BW};
         /* lists 0, 3, 5 are chunk 0 (piece i), lists 1, 2, 4 chunk 1 (piece 2p-1-i). */
         static const int second_leg[6] = {0, 1, 1, 0, 1, 0};
         pp_v_place(plan);
@@ -457,7 +458,8 @@ int pp_vmem_push(const struct pp_sched_params *p, int half, struct pp_plan *plan
         free(v.t[k]);
     if (rc)
         return pp_diag_set(d, PP_EINVAL, NULL, 0, 0,
-                           "%s: the pattern's slots collide for %d stages x %lld microbatches",
+                           "%s: the building block does not unfold into a valid order for %d "
+                           "stages x %lld microbatches",
                            half ? "v-half" : "v-min", np, (long long)m);
     return 0;
 }

@@ -1,7 +1,7 @@
 /* sched_zbv.c - ZB-V (schedules.md §2.9): Zero Bubble's own cost-aware greedy
  * builder, ported from the ZB repository's v_schedule.py / zbv.py
- * (PipelineGraph.try_v_schedule, get_v_schedule), and PyTorch's fixed
- * ScheduleZBVZeroBubble order.
+ * (PipelineGraph.try_v_schedule, get_v_schedule). PyTorch's fixed
+ * ScheduleZBVZeroBubble order is in sched_v.c.
  *
  * The greedy walks the devices in lock-step rounds, placing one backward per
  * device per round and a forward where one is ready, and fills waits with
@@ -160,8 +160,8 @@ static int fill_wait(struct zbv *z, int s, long long fa, int allow)
     while (z->wq_len[s] && fa >= 0 && end_of(z, fa) + z->c >= z->cur_time[s] + next_w_cost(z, s))
         if (put_w(z, s))
             return -1;
-    if (z->wq_len[s] && end_of(z, fa) + z->c - z->cur_time[s] > max_stage_bubble(z, s) - z->out->bubble[s] &&
-        allow)
+    int64_t wait = end_of(z, fa) + z->c - z->cur_time[s];
+    if (z->wq_len[s] && wait > max_stage_bubble(z, s) - z->out->bubble[s] && allow)
         return put_w(z, s);
     return 0;
 }
@@ -463,60 +463,4 @@ int pp_zbv_push(const struct pp_sched_params *p, double comm_ms, struct pp_plan 
     free(z.wq_len);
     free(tab);
     return rc;
-}
-
-void pp_zbv_push_pytorch(const struct pp_sched_params *p, struct pp_plan *plan)
-{
-    int np = p->stages;
-    int64_t m = p->microbatches, n = 2 * (int64_t)np - 1 > m ? 2 * (int64_t)np - 1 : m;
-    pp_v_place(plan);
-    for (int r = 0; r < np; r++) {
-        int c0 = r, c1 = 2 * np - 1 - r;
-        int64_t f0 = 0, f1 = 0, b0 = 0, b1 = 0;
-        /* PyTorch runs max(2p-1, m) microbatches and blanks those >= m. */
-#define OP(kind, piece, mb)                                                                  \
-    do {                                                                                     \
-        int64_t mb_ = (mb);                                                                  \
-        if (mb_ < m)                                                                         \
-            pp_plan_push(plan, r, kind, piece, mb_);                                         \
-    } while (0)
-        for (int i = 0; i < 2 * (np - r) - 1; i++)
-            OP(PP_OP_F, c0, f0++);
-        for (int i = 0; i < r; i++) {
-            OP(PP_OP_F, c1, f1++);
-            OP(PP_OP_F, c0, f0++);
-        }
-        for (int i = 0; i < np - r; i++) {
-            OP(PP_OP_F, c1, f1++);
-            OP(PP_OP_BI, c1, b1);
-            OP(PP_OP_BW, c1, b1);
-            b1++;
-        }
-        while (f1 < f0 || f0 < n) {
-            if (f0 < n)
-                OP(PP_OP_F, c0, f0++);
-            OP(PP_OP_BI, c0, b0);
-            OP(PP_OP_BW, c0, b0);
-            b0++;
-            OP(PP_OP_F, c1, f1++);
-            OP(PP_OP_BI, c1, b1);
-            OP(PP_OP_BW, c1, b1);
-            b1++;
-        }
-        int64_t w0 = b0, w1 = b1;
-        for (int i = 0; i < r; i++) {
-            OP(PP_OP_BI, c0, b0++);
-            OP(PP_OP_BI, c1, b1++);
-        }
-        for (int i = 0; i < np - r; i++) {
-            OP(PP_OP_BI, c0, b0++);
-            OP(PP_OP_BW, c0, w0++);
-        }
-        while (w1 < b1)
-            OP(PP_OP_BW, c1, w1++);
-        while (w0 < b0)
-            OP(PP_OP_BW, c0, w0++);
-#undef OP
-        pp_plan_push(plan, r, PP_OP_OPTIM, -1, -1);
-    }
 }

@@ -66,6 +66,34 @@ for name, (p, m_b, published) in TABLE5.items():
             got = f"{o['zb_bubble_rate']:.4f}"
             check(got == want, f'Table 5 {name} {col}: {got} vs published {want}')
 
+# Zero Bubble Table 8 (schedules.md §7.2): ZB-V on 2 V-placed chunks per device,
+# the other columns on one chunk of twice the per-chunk cost.
+TABLE8 = {  # name: (p, f, b, w, '1F1B ZB-H1 ZB-H2 ZB-V')
+    '6.2b-m48': (16, 14.407, 14.38, 9.676, '0.2668 0.1536 0.0823 0.0697'),
+    '6.2b-m64': (16, 14.412, 14.393, 9.688, '0.2206 0.1198 0.0630 0.0533'),
+    '6.2b-m128': (16, 14.316, 14.306, 9.639, '0.1390 0.0637 0.0325 0.0274'),
+    '14.6b-m72': (24, 6.763, 6.969, 5.251, '0.2699 0.1439 0.0628 0.0638'),
+    '14.6b-m96': (24, 6.783, 6.984, 5.259, '0.2229 0.1121 0.0480 0.0483'),
+    '14.6b-m192': (24, 6.785, 6.99, 5.26, '0.1403 0.0595 0.0247 0.0250'),
+    '28.3b-m96': (32, 9.458, 9.748, 7.288, '0.2676 0.1429 0.0629 0.0593'),
+    '28.3b-m128': (32, 9.469, 9.744, 7.306, '0.2204 0.1111 0.0478 0.0451'),
+    '28.3b-m256': (32, 9.447, 9.644, 7.193, '0.1362 0.0593 0.0251 0.0236'),
+}
+for name, (p, f, b, w, published) in TABLE8.items():
+    path = f'{VAL}/zb-table8-{name}.yaml'
+    want = dict(zip(['1f1b', 'zb-h1', 'zb-h2', 'zb-v'], published.split()))
+    for col, rate in want.items():
+        sets = []
+        if col != 'zb-v':
+            sets = [f'pipeline.schedule={col}', 'pipeline.chunks=1', f'model.uniform.count={p}',
+                    f'model.uniform.forward_ms={2 * f!r}', f'model.uniform.backward_input_ms={2 * b!r}',
+                    f'model.uniform.backward_weight_ms={2 * w!r}']
+        o, err = sim(path, *sets)
+        check(o is not None, f'{name} {col}: {err!r}')
+        if o:
+            got = f"{o['zb_bubble_rate']:.4f}"
+            check(got == rate, f'Table 8 {name} {col}: {got} vs published {rate}')
+
 o, err = sim(f'{VAL}/pipedream-theory-s4.yaml')
 check(o is not None and o['iteration_time_ms'] == 2 * 40 + 2 * 4 - 2, f'PD S=4 makespan {err!r}')
 if o:
