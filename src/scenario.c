@@ -7,6 +7,7 @@
  * key that is most likely wrong, with the numbers involved. */
 #include "scenario.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ static const char *const pipeline_keys[] = {"schedule",
                                             "zbv_order",
                                             "activation_memory_bytes",
                                             "schedule_file",
+                                            "global_batch_size",
                                             NULL};
 static const char *const recompute_words[] = {"none", "full", "selective", NULL};
 static const char *const zbv_orders[] = {"zero-bubble", "pytorch", NULL};
@@ -310,6 +312,24 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
                               sc->data_parallel, sc->stages, sc->data_parallel * sc->stages,
                               sc->devices);
     sc->data_parallel = sc->devices / sc->stages;
+    if (sc->global_batch_size > 0) {
+        /* The replicas split the global batch: each runs gbs / (d x mbs). */
+        const struct pp_ynode *g = pp_ymap_get(pipeline, "global_batch_size");
+        double per = sc->global_batch_size / (sc->data_parallel * sc->microbatch_size);
+        if (per != floor(per) || per < 1 || per > PP_MAX_MICROBATCHES)
+            return pp_ynode_error(g, PP_EINVAL, "pipeline.global_batch_size", d,
+                                  "%.17g samples do not split into whole microbatches: %d "
+                                  "replicas x microbatch_size %.17g gives %.17g per replica",
+                                  sc->global_batch_size, sc->data_parallel, sc->microbatch_size,
+                                  per);
+        if (mbs && sc->microbatches != (int64_t)per)
+            return pp_ynode_error(g, PP_EINVAL, "pipeline.global_batch_size", d,
+                                  "%.17g samples = %d replicas x %lld microbatches x %.17g, but "
+                                  "pipeline.microbatches is %lld (give one of the two)",
+                                  sc->global_batch_size, sc->data_parallel, (long long)per,
+                                  sc->microbatch_size, (long long)sc->microbatches);
+        sc->microbatches = (int64_t)per;
+    }
     size_t pieces = (size_t)sc->stages * (size_t)sc->chunks;
     size_t layers = sc->model->n_layers;
     if (pp_schedule_splits_backward(sc->schedule))
@@ -398,7 +418,7 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
     /* Forward and backward of every microbatch on every piece: the simulator's size. */
     unsigned long long ops = 2ull * (unsigned long long)sc->microbatches * pieces;
     if (ops > PP_MAX_OPS)
-        return pp_ynode_error(mbs, PP_EINVAL, "pipeline.microbatches", d,
+        return pp_ynode_error(mbs ? mbs : pipeline, PP_EINVAL, "pipeline.microbatches", d,
                               "2 x %lld microbatches x %zu pieces = %llu compute ops, more than "
                               "the limit of %llu",
                               (long long)sc->microbatches, pieces, ops, PP_MAX_OPS);
@@ -506,8 +526,15 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
     if ((rc = opt_int(pipeline, "chunks", "pipeline.chunks", 1, PP_MAX_CHUNKS, &i64, d)))
         return rc;
     sc->chunks = (int)i64;
-    if ((rc = need(pipeline, "pipeline", "microbatches", &v, d)) ||
+    /* microbatches may follow from global_batch_size (check_semantics). */
+    if (!pp_ymap_get(pipeline, "global_batch_size") &&
+        (rc = need(pipeline, "pipeline", "microbatches", &v, d)))
+        return rc;
+    if ((v = pp_ymap_get(pipeline, "microbatches")) &&
         (rc = pp_yint(v, "pipeline.microbatches", 1, PP_MAX_MICROBATCHES, &sc->microbatches, d)))
+        return rc;
+    if ((rc = opt_num(pipeline, "global_batch_size", "pipeline.global_batch_size", 1,
+                      &sc->global_batch_size, d)))
         return rc;
     if ((rc = opt_num(pipeline, "microbatch_size", "pipeline.microbatch_size", 1,
                       &sc->microbatch_size, d)))

@@ -68,6 +68,7 @@ struct pp_scenario {
     double *optimizer_step_ms_per_stage;             /* [stages] when given as a list */
 
     int data_parallel;                 /* pipeline.data_parallel, default devices / stages */
+    double global_batch_size;          /* pipeline.global_batch_size (0 = not given) */
     double dp_bandwidth_bytes_per_s;   /* cluster.data_parallel_link, default cluster.link */
     double dp_latency_ms;
     int latency_only;                  /* cluster.link.mode: latency-only */

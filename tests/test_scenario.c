@@ -561,6 +561,22 @@ static void test_pipeline_knobs(void)
               -PP_EINVAL);
     CHECK_CONTAINS(msg, "pipeline.schedule: 'zb-h1' splits backward into input and weight "
                         "gradients (B and W), but layer 0");
+    /* Replicas split the global batch: 96 samples / (2 replicas x 6) = 8 each. */
+    CHECK_INT(parse(MODEL16 "cluster: {devices: 8}\n"
+                            "pipeline: {schedule: 1f1b, stages: 4, global_batch_size: 96, "
+                            "microbatch_size: 6}\n",
+                    &sc),
+              0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+    CHECK_INT(sc->microbatches, 8);
+    pp_scenario_free(sc);
+    CHECK_INT(parse(MODEL16 "cluster: {devices: 8}\n"
+                            "pipeline: {schedule: 1f1b, stages: 4, global_batch_size: 90, "
+                            "microbatch_size: 6}\n",
+                    NULL),
+              -PP_EINVAL);
+    CHECK_CONTAINS(msg, "pipeline.global_batch_size: 90 samples do not split into whole "
+                        "microbatches: 2 replicas x microbatch_size 6 gives 7.5 per replica");
     CHECK_INT(parse(MODEL16 GOOD_CLUSTER GOOD_PIPE "training: {optimizer_step_ms: [1, 2]}\n", NULL),
               -PP_EINVAL);
     CHECK_STR(msg, "s.yaml:6:31: error: training.optimizer_step_ms: has 2 entries, expected one "
