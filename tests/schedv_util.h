@@ -27,15 +27,6 @@ static inline void render(const struct pp_plan *p, int dv, char *out, size_t len
     }
 }
 
-static inline struct pp_plan *build(enum pp_schedule_kind k, int stages, int chunks, int64_t m)
-{
-    struct pp_sched_params sp = {.stages = stages, .chunks = chunks, .microbatches = m};
-    struct pp_plan *p = NULL;
-    struct pp_diag d;
-    if (pp_plan_build(k, &sp, &p, &d) != 0)
-        fprintf(stderr, "build failed: %s\n", d.msg);
-    return p;
-}
 
 static inline void check_orders(const struct pp_plan *p, const char *const *want)
 {

@@ -2,6 +2,7 @@
 #ifndef PP_SIMUTIL_H
 #define PP_SIMUTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "costmodel.h"
@@ -63,6 +64,18 @@ static inline struct pp_sim_result *sim_model(const struct pp_costmodel *cm,
     else
         pp_plan_free(plan);
     return r;
+}
+
+/* Build schedule k through the registry; NULL (and the reason on stderr) on failure. */
+static inline struct pp_plan *build_plan(enum pp_schedule_kind k, int stages, int chunks,
+                                         int64_t m)
+{
+    struct pp_sched_params sp = {.stages = stages, .chunks = chunks, .microbatches = m};
+    struct pp_plan *p = NULL;
+    struct pp_diag d;
+    if (pp_plan_build(k, &sp, &p, &d) != 0)
+        fprintf(stderr, "build failed: %s\n", d.msg);
+    return p;
 }
 
 /* Simulate schedule `kind` on p balanced stages of one layer each, spans kept. */

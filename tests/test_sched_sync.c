@@ -15,6 +15,7 @@
 #include "sched_zb_auto.h"
 #include "schedule.h"
 #include "sim.h"
+#include "simutil.h"
 #include "xalloc.h"
 
 /* "F3 BI0 BW0 ...", or with chunks "F3c1" (microbatch 3 of chunk 1). */
@@ -37,15 +38,6 @@ static void render(const struct pp_plan *p, int dv, char *out, size_t len)
     }
 }
 
-static struct pp_plan *build(enum pp_schedule_kind k, int stages, int chunks, int64_t m)
-{
-    struct pp_sched_params sp = {.stages = stages, .chunks = chunks, .microbatches = m};
-    struct pp_plan *p = NULL;
-    struct pp_diag d;
-    if (pp_plan_build(k, &sp, &p, &d) != 0)
-        fprintf(stderr, "build failed: %s\n", d.msg);
-    return p;
-}
 
 static void check_orders(const struct pp_plan *p, const char *const *want)
 {
@@ -139,7 +131,7 @@ static double bubble_rate(const struct pp_sim_result *r, int use_span)
  * chunk 0 0 0 1 1 1 0 0 1 1; rank r warms up 2(p-r-1) + (v-1)G. */
 static void test_interleaved_megatron_example(void)
 {
-    struct pp_plan *p = build(PP_SCHED_INTERLEAVED_1F1B, 2, 2, 5);
+    struct pp_plan *p = build_plan(PP_SCHED_INTERLEAVED_1F1B, 2, 2, 5);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const want[] = {
         /* warm-up 5; then F(k+5) B(k); backward chunk = 1 - table chunk */
@@ -157,7 +149,7 @@ static void test_interleaved_megatron_example(void)
 /* The classic case G = p = 4, v = 2, m = 8 (schedules.md §2.5). */
 static void test_interleaved_p4(void)
 {
-    struct pp_plan *p = build(PP_SCHED_INTERLEAVED_1F1B, 4, 2, 8);
+    struct pp_plan *p = build_plan(PP_SCHED_INTERLEAVED_1F1B, 4, 2, 8);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const want[] = {
         /* warm-up 2(p-1) + (v-1)p = 10 */
@@ -178,7 +170,7 @@ static void test_interleaved_p4(void)
  * chunk by chunk in reverse with the microbatches reversed. */
 static void test_looped_bfs(void)
 {
-    struct pp_plan *p = build(PP_SCHED_LOOPED_BFS, 2, 2, 3);
+    struct pp_plan *p = build_plan(PP_SCHED_LOOPED_BFS, 2, 2, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const want[] = {
         "F0c0 F1c0 F2c0 F0c1 F1c1 F2c1 B2c1 B1c1 B0c1 B2c0 B1c0 B0c0 OPT",
@@ -186,7 +178,7 @@ static void test_looped_bfs(void)
     check_orders(p, want);
     CHECK_INT(p->piece_device[3], 1);
     pp_plan_free(p);
-    p = build(PP_SCHED_LOOPED_BFS, 3, 1, 2);
+    p = build_plan(PP_SCHED_LOOPED_BFS, 3, 1, 2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const one[] = {"F0 F1 B1 B0 OPT", "F0 F1 B1 B0 OPT", NULL};
     check_orders(p, one);
@@ -197,7 +189,7 @@ static void test_looped_bfs(void)
  * reference code itself (§2.7). */
 static void test_zb_hand_orders(void)
 {
-    struct pp_plan *p = build(PP_SCHED_ZB_H1, 4, 1, 8);
+    struct pp_plan *p = build_plan(PP_SCHED_ZB_H1, 4, 1, 8);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const h1[] = {
         "F0 F1 F2 F3 BI0 BW0 F4 BI1 BW1 F5 BI2 BW2 F6 BI3 BW3 F7 BI4 BW4 BI5 BW5 BI6 BW6 BI7 BW7 OPT",
@@ -207,7 +199,7 @@ static void test_zb_hand_orders(void)
         NULL};
     check_orders(p, h1);
     pp_plan_free(p);
-    p = build(PP_SCHED_ZB_H2, 4, 1, 8);
+    p = build_plan(PP_SCHED_ZB_H2, 4, 1, 8);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const h2[] = {
         "F0 F1 F2 F3 F4 F5 F6 BI0 BW0 F7 BI1 BW1 BI2 BW2 BI3 BW3 BI4 BW4 BI5 BW5 BI6 BW6 BI7 BW7 OPT",
@@ -218,7 +210,7 @@ static void test_zb_hand_orders(void)
     check_orders(p, h2);
     pp_plan_free(p);
     /* m < 2p (outside get_hand_schedule's assert): warm-up capped at m. */
-    p = build(PP_SCHED_ZB_H2, 4, 1, 3);
+    p = build_plan(PP_SCHED_ZB_H2, 4, 1, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const few[] = {"F0 F1 F2 BI0 BI1 BI2 BW0 BW1 BW2 OPT", NULL};
     check_orders(p, few);
@@ -256,7 +248,7 @@ static struct pp_plan *auto_plan(int p, int64_t m, const struct pp_partition *pa
 static void test_zb_auto_orders(void)
 {
     /* Unit costs, ZB-1p limit p*M_B = 8: the heuristic finds ZB-H1's order. */
-    struct pp_plan *p = build(PP_SCHED_ZB_AUTO, 4, 1, 8);
+    struct pp_plan *p = build_plan(PP_SCHED_ZB_AUTO, 4, 1, 8);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const one_p[] = {
         "F0 F1 F2 F3 BI0 BW0 F4 BI1 BW1 F5 BI2 BW2 F6 BI3 BW3 F7 BI4 BW4 BI5 BW5 BI6 BW6 BI7 BW7 OPT",
@@ -730,7 +722,7 @@ static void test_large(void)
     } big[] = {{PP_SCHED_INTERLEAVED_1F1B, 2}, {PP_SCHED_LOOPED_BFS, 2}, {PP_SCHED_ZB_H1, 1},
                {PP_SCHED_ZB_H2, 1}, {PP_SCHED_ZB_AUTO, 1}};
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
-        struct pp_plan *p = build(big[i].k, 64, big[i].v, 4096);
+        struct pp_plan *p = build_plan(big[i].k, 64, big[i].v, 4096);
         CU_ASSERT_PTR_NOT_NULL(p);
         if (p)
             CHECK_INT(p->n_ops, 64 * (int64_t)(big[i].v == 1 ? 3 : 4) * 4096 + 64);

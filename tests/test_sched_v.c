@@ -79,7 +79,7 @@ static void test_zbv_table8(void)
  * by running the reference; the V placement puts pieces k and 2p-1-k on device k. */
 static void test_zbv_reference_order(void)
 {
-    struct pp_plan *p = build(PP_SCHED_ZB_V, 2, 2, 3);
+    struct pp_plan *p = build_plan(PP_SCHED_ZB_V, 2, 2, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const two[] = {
         "F0.0 F0.1 F0.2 F3.0 BI3.0 BW3.0 F3.1 BI3.1 BW3.1 BI0.0 BW0.0 F3.2 BI3.2 BI0.1 BW3.2 "
@@ -92,7 +92,7 @@ static void test_zbv_reference_order(void)
     for (int k = 0; k < 4; k++)
         CHECK_INT(p->piece_device[k], place[k]);
     pp_plan_free(p);
-    p = build(PP_SCHED_ZB_V, 3, 2, 4);
+    p = build_plan(PP_SCHED_ZB_V, 3, 2, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const three[] = {
         "F0.0 F0.1 F0.2 F0.3 F5.0 BI5.0 F5.1 BI5.1 BW5.0 F5.2 BI5.2 BW5.1 BI0.0 BW5.2 F5.3 BI5.3 "
@@ -187,7 +187,7 @@ static void test_vmem_run_table(void)
         {0, 16, 48, 0.1700, 12},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        struct pp_plan *p = build(rows[i].half ? PP_SCHED_V_HALF : PP_SCHED_V_MIN, rows[i].p, 2,
+        struct pp_plan *p = build_plan(rows[i].half ? PP_SCHED_V_HALF : PP_SCHED_V_MIN, rows[i].p, 2,
                                   rows[i].m);
         CU_ASSERT_PTR_NOT_NULL_FATAL(p);
         struct pp_sim_result *r = replay(p, 1, 1, 1, 0);
@@ -211,7 +211,7 @@ static void test_vmem_run_table(void)
  * two reorder passes, split W), printed by running the reference. */
 static void test_vmem_reference_orders(void)
 {
-    struct pp_plan *p = build(PP_SCHED_V_HALF, 2, 2, 3);
+    struct pp_plan *p = build_plan(PP_SCHED_V_HALF, 2, 2, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const half[] = {
         "F0.0 F0.1 F0.2 F3.0 BI3.0 BW3.0 F3.1 BI0.0 BI3.1 BW3.1 F3.2 BI3.2 BI0.1 BW3.2 BI0.2 "
@@ -221,7 +221,7 @@ static void test_vmem_reference_orders(void)
         NULL};
     check_orders(p, half);
     pp_plan_free(p);
-    p = build(PP_SCHED_V_MIN, 3, 2, 4);
+    p = build_plan(PP_SCHED_V_MIN, 3, 2, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const vmin[] = {
         "F0.0 F0.1 F0.2 F5.0 BI5.0 BW5.0 F5.1 BI0.0 BI5.1 BW5.1 BW0.0 F5.2 F0.3 BI0.1 BI5.2 "
@@ -241,7 +241,7 @@ static void test_vmem_reference_orders(void)
  * followed by the oldest W. Looped placement: piece k on rank k mod p. */
 static void test_interleaved_zb_order(void)
 {
-    struct pp_plan *p = build(PP_SCHED_INTERLEAVED_ZB, 2, 2, 4);
+    struct pp_plan *p = build_plan(PP_SCHED_INTERLEAVED_ZB, 2, 2, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const want[] = {
         "F0.0 F0.1 F2.0 F2.1 BI2.0 BW2.0 F0.2 BI2.1 BW2.1 F0.3 BI0.0 BW0.0 F2.2 BI0.1 BW0.1 F2.3 "
@@ -263,7 +263,7 @@ static void test_interleaved_zb_order(void)
  * main pair of overlaps, [B1, F1&B0], then B1 B0(split), [W I0], W. */
 static void test_dualpipe_orders(void)
 {
-    struct pp_plan *p = build(PP_SCHED_DUALPIPE, 2, 1, 4);
+    struct pp_plan *p = build_plan(PP_SCHED_DUALPIPE, 2, 1, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const dp[] = {"F0.0 F3.2 F0.1 B3.2 FB3.3/0.0 B3.3 BI0.1 BW0.1 OPT",
                                      "F2.2 F1.0 F2.3 B1.0 FB1.1/2.2 B1.1 BI2.3 BW2.3 OPT", NULL};
@@ -273,7 +273,7 @@ static void test_dualpipe_orders(void)
     CHECK_INT(p->mb_copy[1], 0);
     CHECK_INT(p->mb_copy[2], 1);
     pp_plan_free(p);
-    p = build(PP_SCHED_DUALPIPEV, 2, 2, 4);
+    p = build_plan(PP_SCHED_DUALPIPEV, 2, 2, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const dpv[] = {
         "F0.0 F0.1 F0.2 F3.0 BI3.0 BW3.0 F3.1 FB0.3/3.1 FB3.2/0.0 B3.2 FB3.3/0.1 B3.3 BI0.2 "
@@ -295,8 +295,8 @@ static void test_dualpipe_table(void)
     const double t = 0.5, fb = 3 * t, b = 2 * t;
     for (int pp = 2; pp <= 8; pp += 2)
         for (int64_t n = 2 * pp; n <= 4 * pp; n += pp) {
-            struct pp_plan *p = build(PP_SCHED_DUALPIPE, pp, 1, n);
-            struct pp_plan *q = build(PP_SCHED_1F1B, pp, 1, n);
+            struct pp_plan *p = build_plan(PP_SCHED_DUALPIPE, pp, 1, n);
+            struct pp_plan *q = build_plan(PP_SCHED_1F1B, pp, 1, n);
             CU_ASSERT_PTR_NOT_NULL_FATAL(p);
             CU_ASSERT_PTR_NOT_NULL_FATAL(q);
             struct pp_sim_result *r = replay(p, t, t, t, 0), *s = replay(q, t, t, t, 0);
@@ -325,8 +325,8 @@ static void test_dualpipev_table(void)
     const double t = 0.5, fb = 3 * t, b = 2 * t;
     for (int rr = 2; rr <= 8; rr *= 2)
         for (int64_t n = 2 * rr; n <= 4 * rr; n += rr) {
-            struct pp_plan *p = build(PP_SCHED_DUALPIPEV, rr, 2, n);
-            struct pp_plan *q = build(PP_SCHED_1F1B, 2 * rr, 1, n);
+            struct pp_plan *p = build_plan(PP_SCHED_DUALPIPEV, rr, 2, n);
+            struct pp_plan *q = build_plan(PP_SCHED_1F1B, 2 * rr, 1, n);
             CU_ASSERT_PTR_NOT_NULL_FATAL(p);
             CU_ASSERT_PTR_NOT_NULL_FATAL(q);
             struct pp_sim_result *r = replay(p, t, t, t, 0), *s = replay(q, t, t, t, 0);
@@ -350,7 +350,7 @@ static void test_dualpipev_table(void)
         double makespan, idle;
     } sim8[] = {{4, 8, 27, 3}, {4, 12, 39, 3}, {8, 24, 79, 7}};
     for (size_t i = 0; i < sizeof sim8 / sizeof *sim8; i++) {
-        struct pp_plan *p = build(PP_SCHED_DUALPIPEV, sim8[i].r, 2, sim8[i].n);
+        struct pp_plan *p = build_plan(PP_SCHED_DUALPIPEV, sim8[i].r, 2, sim8[i].n);
         CU_ASSERT_PTR_NOT_NULL_FATAL(p);
         struct pp_sim_result *r = replay(p, t, t, t, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -369,15 +369,15 @@ static void test_dualpipev_table(void)
  * concatenated; weights 2x; activations between D/2+1 and D stage units. */
 static void test_chimera(void)
 {
-    struct pp_plan *p = build(PP_SCHED_CHIMERA, 4, 1, 4);
+    struct pp_plan *p = build_plan(PP_SCHED_CHIMERA, 4, 1, 4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     static const char *const want[] = {"F0.0 F0.1 F7.2 B7.2 F7.3 B7.3 B0.0 B0.1 OPT", NULL};
     check_orders(p, want);
     pp_plan_free(p);
     for (int dd = 2; dd <= 16; dd *= 2)
         for (int64_t n = dd; n <= 3 * dd; n += dd) {
-            struct pp_plan *c = build(PP_SCHED_CHIMERA, dd, 1, n);
-            struct pp_plan *q = build(PP_SCHED_1F1B, dd, 1, n);
+            struct pp_plan *c = build_plan(PP_SCHED_CHIMERA, dd, 1, n);
+            struct pp_plan *q = build_plan(PP_SCHED_1F1B, dd, 1, n);
             CU_ASSERT_PTR_NOT_NULL_FATAL(c);
             CU_ASSERT_PTR_NOT_NULL_FATAL(q);
             struct pp_sim_result *r = replay(c, 1, 1, 0, 0), *s = replay(q, 1, 1, 0, 0);
@@ -505,10 +505,10 @@ static void test_rejects(void)
         CHECK_CONTAINS(d.msg, want);
     }
     /* The smallest accepted microbatch counts: DualPipe N/2 = P-1, DualPipeV N = 2R-1. */
-    struct pp_plan *p = build(PP_SCHED_DUALPIPE, 4, 1, 6);
+    struct pp_plan *p = build_plan(PP_SCHED_DUALPIPE, 4, 1, 6);
     CU_ASSERT_PTR_NOT_NULL(p);
     pp_plan_free(p);
-    p = build(PP_SCHED_DUALPIPEV, 4, 2, 7);
+    p = build_plan(PP_SCHED_DUALPIPEV, 4, 2, 7);
     CU_ASSERT_PTR_NOT_NULL(p);
     pp_plan_free(p);
 }
