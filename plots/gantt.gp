@@ -24,4 +24,6 @@ plot datafile u (($2+$3)/2):1:2:3:($1-h):($1+h):(color($4)) with boxxyerror lc r
      NaN with boxes lc rgb "#4477AA" title "forward", \
      NaN with boxes lc rgb "#EE6677" title "backward", \
      NaN with boxes lc rgb "#228833" title "backward (input)", \
-     NaN with boxes lc rgb "#CCBB44" title "backward (weight)"
+     NaN with boxes lc rgb "#CCBB44" title "backward (weight)", \
+     NaN with boxes lc rgb "#AA3377" title "overlapped F+B", \
+     NaN with boxes lc rgb "#BBBBBB" title "optimizer / all-reduce"

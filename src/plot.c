@@ -79,7 +79,7 @@ int pp_plot_gantt(const struct pp_run *r, const char *dir, struct pp_diag *d)
     pp_buf_init(&dat);
     pp_buf_init(&gp);
     const struct pp_plan *plan = r->plan;
-    pp_buf_puts(&dat, "# device start_ms end_ms kind microbatch (kind 0=F 1=B 2=BI 3=BW 4=FB 5=opt)\n");
+    pp_buf_puts(&dat, "# device start_ms end_ms kind microbatch (kind 0=F 1=B 2=BI 3=BW 4=FB 5=opt or all-reduce)\n");
     for (int dv = 0; dv < plan->n_devices; dv++) {
         for (size_t o = plan->dev_first[dv]; o < plan->dev_first[dv + 1]; o++) {
             const struct pp_span *s = &r->res->spans[o];
