@@ -108,6 +108,7 @@ int pp_run_scenario(const struct pp_scenario *sc, int record_spans, struct pp_ru
     r->cfg.record_spans = record_spans;
     r->cfg.latency_only = sc->latency_only;
     r->cfg.recompute = sc->recompute;
+    r->cfg.fb_cost_max = sc->fb_cost_max;
     r->cfg.optimizer_step_ms_per_device = sc->optimizer_step_ms_per_stage;
     r->cfg.data_parallel = sc->data_parallel;
     r->cfg.dp_bandwidth_bytes_per_s = sc->dp_bandwidth_bytes_per_s;

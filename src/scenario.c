@@ -46,7 +46,9 @@ static const char *const pipeline_keys[] = {"schedule",
                                             "activation_memory_bytes",
                                             "schedule_file",
                                             "global_batch_size",
+                                            "fb_cost",
                                             NULL};
+static const char *const fb_costs[] = {"sum", "max", NULL};
 static const char *const recompute_words[] = {"none", "full", "selective", NULL};
 static const char *const zbv_orders[] = {"zero-bubble", "pytorch", NULL};
 static const char *const training_keys[] = {"optimizer_state_bytes_per_parameter_byte",
@@ -255,6 +257,7 @@ static int read_pipeline_knobs(const struct pp_ynode *pipeline, struct pp_scenar
         (rc = opt_small_int(pipeline, "local_steps", PP_MAX_MICROBATCHES, &sc->local_steps, d)) ||
         (rc = opt_word(pipeline, "recompute", "pipeline.recompute", recompute_words, &rec, d)) ||
         (rc = opt_word(pipeline, "zbv_order", "pipeline.zbv_order", zbv_orders, &order, d)) ||
+        (rc = opt_word(pipeline, "fb_cost", "pipeline.fb_cost", fb_costs, &sc->fb_cost_max, d)) ||
         (rc = opt_num(pipeline, "activation_memory_bytes", "pipeline.activation_memory_bytes", 2,
                       &sc->activation_memory_bytes, d)))
         return rc;

@@ -73,6 +73,7 @@ struct pp_scenario {
     double dp_latency_ms;
     int latency_only;                  /* cluster.link.mode: latency-only */
     enum pp_recompute recompute;       /* pipeline.recompute */
+    int fb_cost_max;                   /* pipeline.fb_cost: sum (0) | max (1) */
     /* Schedule knobs (0 = the schedule's default; schedule.h pp_sched_params). */
     int noam, local_replicas, local_steps, zb_wrap_quirk, pytorch_order;
     double activation_memory_bytes;    /* pipeline.activation_memory_bytes (zb-auto, V) */

@@ -103,7 +103,10 @@ static pp_time op_dur(const struct ctx *c, const struct pp_op *op)
     case PP_OP_B: return c->pc[op->piece].b_ns;
     case PP_OP_BI: return c->pc[op->piece].bi_ns;
     case PP_OP_BW: return c->pc[op->piece].bw_ns;
-    case PP_OP_FB: return c->pc[op->piece].f_ns + c->pc[op->piece2].b_ns;
+    case PP_OP_FB: {
+        pp_time f = c->pc[op->piece].f_ns, b = c->pc[op->piece2].b_ns;
+        return c->cfg->fb_cost_max ? (f > b ? f : b) : f + b;
+    }
     case PP_OP_OPTIM: return c->opt_ns[c->op_dev[op - c->plan->ops]];
     case PP_OP_ALLREDUCE: return c->ar_ns[c->op_dev[op - c->plan->ops]];
     case PP_OP_KIND_COUNT: break;

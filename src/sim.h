@@ -38,6 +38,9 @@ struct pp_sim_config {
      * link, whatever the bandwidth (schedules.md §6). */
     int latency_only;
     enum pp_recompute recompute;
+    /* An overlapped F&B pair (DualPipe) costs F + B (one compute stream, the
+     * communication hidden: the default) or max(F, B) (perfect overlap). */
+    int fb_cost_max;
     const double *optimizer_step_ms_per_device; /* [n_devices], or NULL: optimizer_step_ms */
     /* PP_OP_ALLREDUCE: ring all-reduce of the device's gradients over
      * data_parallel replicas, 2(d-1)/d bytes/bandwidth + 2(d-1) latency. */

@@ -306,6 +306,39 @@ static void test_optimizer_per_device(void)
     free_model(cm);
 }
 
+/* schedules.md §9.4: an FB pair costs F + B by default, max(F, B) on request. */
+static void test_fb_cost(void)
+{
+    struct pp_costmodel *cm = uniform_model(4, 1, 2, 1, 1, 0);
+    struct pp_partition *part = NULL;
+    struct pp_diag d;
+    CU_ASSERT_EQUAL_FATAL(pp_partition_balanced(cm, 4, &part, &d), 0);
+    struct pp_plan *plan = build_plan(PP_SCHED_DUALPIPEV, 2, 2, 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+    struct pp_sim_config cfg = {0};
+    cfg.record_spans = 1;
+    struct pp_sim_result *sum = NULL, *max = NULL;
+    CU_ASSERT_EQUAL_FATAL(pp_sim_run(plan, part, &cfg, &sum, &d), 0);
+    cfg.fb_cost_max = 1;
+    CU_ASSERT_EQUAL_FATAL(pp_sim_run(plan, part, &cfg, &max, &d), 0);
+    int n_fb = 0;
+    for (size_t o = 0; o < plan->n_ops; o++) {
+        if (plan->ops[o].kind != PP_OP_FB)
+            continue;
+        n_fb++;
+        /* F = 1, B = BI + BW = 3 (a pair's backward is a full B). */
+        CHECK_INT(sum->spans[o].end_ns - sum->spans[o].start_ns, 4000000);
+        CHECK_INT(max->spans[o].end_ns - max->spans[o].start_ns, 3000000);
+    }
+    CU_ASSERT_TRUE(n_fb > 0);
+    CU_ASSERT_TRUE(max->makespan_ns < sum->makespan_ns);
+    pp_sim_result_free(sum);
+    pp_sim_result_free(max);
+    pp_plan_free(plan);
+    pp_partition_free(part);
+    free_model(cm);
+}
+
 int main(void)
 {
     static const struct pp_test tests[] = {
@@ -322,6 +355,7 @@ int main(void)
         {"data-parallel ring all-reduce", test_data_parallel_allreduce},
         {"full recomputation time and memory", test_recompute_full},
         {"per-device optimizer step", test_optimizer_per_device},
+        {"FB pair cost: sum or max", test_fb_cost},
         {NULL, NULL},
     };
     return pp_test_main("sim", tests);
