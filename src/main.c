@@ -37,8 +37,9 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return PP_EXIT_OK;
         case 'V':
-            printf("ppsim %s\nLicense GPL-3.0-or-later: this is free software; there is NO "
-                   "WARRANTY.\n", PP_VERSION);
+            printf("ppsim %s (zb-auto ILP: %s)\nLicense GPL-3.0-or-later: this is free "
+                   "software; there is NO WARRANTY.\n",
+                   PP_VERSION, PP_HAVE_GLPK ? "GLPK" : "not built");
             return PP_EXIT_OK;
         default:
             return pp_cli_usage(NULL, "unknown option '%s'", argv[optind - 1]);

@@ -47,7 +47,9 @@ static const char *const pipeline_keys[] = {"schedule",
                                             "schedule_file",
                                             "global_batch_size",
                                             "fb_cost",
+                                            "zb_auto_solver",
                                             NULL};
+static const char *const zb_solvers[] = {"heuristic", "ilp", NULL};
 static const char *const fb_costs[] = {"sum", "max", NULL};
 static const char *const recompute_words[] = {"none", "full", "selective", NULL};
 static const char *const zbv_orders[] = {"zero-bubble", "pytorch", NULL};
@@ -258,6 +260,8 @@ static int read_pipeline_knobs(const struct pp_ynode *pipeline, struct pp_scenar
         (rc = opt_word(pipeline, "recompute", "pipeline.recompute", recompute_words, &rec, d)) ||
         (rc = opt_word(pipeline, "zbv_order", "pipeline.zbv_order", zbv_orders, &order, d)) ||
         (rc = opt_word(pipeline, "fb_cost", "pipeline.fb_cost", fb_costs, &sc->fb_cost_max, d)) ||
+        (rc = opt_word(pipeline, "zb_auto_solver", "pipeline.zb_auto_solver", zb_solvers,
+                       &sc->zb_ilp, d)) ||
         (rc = opt_num(pipeline, "activation_memory_bytes", "pipeline.activation_memory_bytes", 2,
                       &sc->activation_memory_bytes, d)))
         return rc;
@@ -630,5 +634,6 @@ void pp_scenario_sched_params(const struct pp_scenario *sc, struct pp_sched_para
     p->local_steps = sc->local_steps;
     p->zb_wrap_quirk = sc->zb_wrap_quirk;
     p->pytorch_order = sc->pytorch_order;
+    p->zb_ilp = sc->zb_ilp;
     p->custom = sc->custom_plan;
 }

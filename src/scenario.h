@@ -75,7 +75,7 @@ struct pp_scenario {
     enum pp_recompute recompute;       /* pipeline.recompute */
     int fb_cost_max;                   /* pipeline.fb_cost: sum (0) | max (1) */
     /* Schedule knobs (0 = the schedule's default; schedule.h pp_sched_params). */
-    int noam, local_replicas, local_steps, zb_wrap_quirk, pytorch_order;
+    int noam, local_replicas, local_steps, zb_wrap_quirk, pytorch_order, zb_ilp;
     double activation_memory_bytes;    /* pipeline.activation_memory_bytes (zb-auto, V) */
     char *schedule_file;               /* pipeline.schedule_file, resolved path */
     struct pp_plan *custom_plan;       /* imported from schedule_file */

@@ -11,6 +11,7 @@
 
 #include "partition.h"
 #include "sched_zb_auto.h"
+#include "zb_ilp.h"
 
 /* get_hand_schedule asserts m >= 2p. For fewer microbatches the same rule
  * still defines a deadlock-free order once the warm-up is capped at m (a rank
@@ -63,10 +64,13 @@ const char *pp_sched_zb_h2_check(const struct pp_sched_params *p, const char **k
     return pp_sched_one_chunk(p, key);
 }
 
-/* The scheduling parameters carry no link latency, so the heuristic plans
- * with T_comm = 0 here; pp_zb_auto_push takes it where a caller knows it. */
+/* The heuristic, as the Zero Bubble code runs it (its ILP branch is disabled,
+ * schedules.md §2.8); with zb_ilp, the exact ILP improves on it where the size
+ * allows (zb_ilp.h). Both plan with the link latency as T_comm. */
 int pp_sched_zb_auto(const struct pp_sched_params *p, struct pp_plan *plan, struct pp_diag *d)
 {
+    if (p->zb_ilp)
+        return pp_zb_auto_ilp_push(p, p->comm_latency_ms, plan, NULL, d);
     return pp_zb_auto_push(p, p->comm_latency_ms, plan, NULL, d);
 }
 

@@ -106,6 +106,7 @@ struct pp_sched_params {
     int local_steps;                  /* localsgd: H (default 1) */
     int zb_wrap_quirk;                /* interleaved-1f1b: copy ZB's wrap-around quirk */
     int pytorch_order;                /* zb-v: PyTorch's fixed ScheduleZBVZeroBubble order */
+    int zb_ilp;                       /* zb-auto: improve the heuristic with the exact ILP */
     const struct pp_plan *custom;     /* PP_SCHED_CUSTOM: the imported plan to copy */
 };
 

@@ -94,6 +94,19 @@ for name, (p, f, b, w, published) in TABLE8.items():
             got = f"{o['zb_bubble_rate']:.4f}"
             check(got == rate, f'Table 8 {name} {col}: {got} vs published {rate}')
 
+# zb-auto's exact ILP (GLPK) improves on the heuristic where it can.
+spans = {}
+for solver in ('heuristic', 'ilp'):
+    o, err = sim(f'{VAL}/zb-ilp-p4m4.yaml', f'pipeline.zb_auto_solver={solver}')
+    check(o is not None, f'zb-ilp {solver}: {err!r}')
+    if o:
+        spans[solver] = max(d['last_end_ms'] - d['first_start_ms'] for d in o['per_device'])
+check(spans.get('heuristic') == 28, f"heuristic span {spans.get('heuristic')}")
+# Without GLPK (meson -Dglpk=disabled) the solver falls back to the heuristic.
+with_glpk = 'ILP: GLPK' in subprocess.run([PPSIM, '--version'], capture_output=True,
+                                           text=True).stdout
+check(spans.get('ilp') == (27 if with_glpk else 28), f"ilp span {spans.get('ilp')} (GLPK {with_glpk})")
+
 o, err = sim(f'{VAL}/pipedream-theory-s4.yaml')
 check(o is not None and o['iteration_time_ms'] == 2 * 40 + 2 * 4 - 2, f'PD S=4 makespan {err!r}')
 if o:
