@@ -5,23 +5,28 @@
  * and one flush (optimizer step) per iteration. */
 #include "schedule.h"
 
+void pp_push_1f1b_rank(const struct pp_sched_params *p, struct pp_plan *plan, int r)
+{
+    int64_t m = p->microbatches;
+    int64_t warm = p->stages - r - 1;
+    if (warm > m)
+        warm = m;
+    int64_t f = 0, b = 0;
+    while (f < warm)
+        pp_plan_push(plan, r, PP_OP_F, r, f++);
+    while (f < m) {
+        pp_plan_push(plan, r, PP_OP_F, r, f++);
+        pp_plan_push(plan, r, PP_OP_B, r, b++);
+    }
+    while (b < m)
+        pp_plan_push(plan, r, PP_OP_B, r, b++);
+}
+
 int pp_sched_1f1b(const struct pp_sched_params *p, struct pp_plan *plan, struct pp_diag *d)
 {
     (void)d;
-    int64_t m = p->microbatches;
     for (int r = 0; r < p->stages; r++) {
-        int64_t warm = p->stages - r - 1;
-        if (warm > m)
-            warm = m;
-        int64_t f = 0, b = 0;
-        while (f < warm)
-            pp_plan_push(plan, r, PP_OP_F, r, f++);
-        while (f < m) {
-            pp_plan_push(plan, r, PP_OP_F, r, f++);
-            pp_plan_push(plan, r, PP_OP_B, r, b++);
-        }
-        while (b < m)
-            pp_plan_push(plan, r, PP_OP_B, r, b++);
+        pp_push_1f1b_rank(p, plan, r);
         pp_plan_push(plan, r, PP_OP_OPTIM, -1, -1);
     }
     return 0;

@@ -177,22 +177,9 @@ const char *pp_sched_pipedream_check(const struct pp_sched_params *p, const char
 int pp_sched_pipedream_2bw(const struct pp_sched_params *p, struct pp_plan *plan, struct pp_diag *d)
 {
     (void)d;
-    int64_t n = p->microbatches;
     plan->weights = PP_WEIGHTS_DOUBLE;
-    for (int r = 0; r < p->stages; r++) {
-        int64_t warm = p->stages - r - 1;
-        if (warm > n)
-            warm = n;
-        int64_t f = 0, b = 0;
-        while (f < warm)
-            pp_plan_push(plan, r, PP_OP_F, r, f++);
-        while (f < n) {
-            pp_plan_push(plan, r, PP_OP_F, r, f++);
-            pp_plan_push(plan, r, PP_OP_B, r, b++);
-        }
-        while (b < n)
-            pp_plan_push(plan, r, PP_OP_B, r, b++);
-    }
+    for (int r = 0; r < p->stages; r++)
+        pp_push_1f1b_rank(p, plan, r); /* the same order, without the flush */
     return 0;
 }
 

@@ -178,6 +178,10 @@ PP_SCHED_DECLARE(localsgd);
 PP_SCHED_DECLARE(naive);
 PP_SCHED_DECLARE(custom);
 
+/* 1F1B's op order on rank r (warm-up, F/B pairs, cool-down), no flush:
+ * shared by 1f1b and pipedream-2bw. */
+void pp_push_1f1b_rank(const struct pp_sched_params *p, struct pp_plan *plan, int r);
+
 /* Shared by one-chunk schedules: chunks must be 1. */
 const char *pp_sched_one_chunk(const struct pp_sched_params *p, const char **key);
 /* Place two copies for a bidirectional schedule (copy 1 mirrored: piece k of
