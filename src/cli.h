@@ -29,5 +29,6 @@ int pp_cmd_model(int argc, char **argv);
 int pp_cmd_bench(int argc, char **argv);
 int pp_cmd_plan(int argc, char **argv);
 int pp_cmd_schedule(int argc, char **argv);
+int pp_cmd_staleness(int argc, char **argv);
 
 #endif

@@ -42,9 +42,12 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-/* Run gnuplot in dir; returns 0 or -PP_EIO with gnuplot's status in d. */
-static int run_gnuplot(const char *dir, struct pp_diag *d)
+/* Run `gnuplot -e outfile='STEM.png.tmp' STEM.gp` in dir; 0 or -PP_EIO. */
+static int run_gnuplot(const char *dir, const char *stem, struct pp_diag *d)
 {
+    char outfile[300], script[300];
+    snprintf(outfile, sizeof outfile, "outfile='%s.png.tmp'", stem);
+    snprintf(script, sizeof script, "%s.gp", stem);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
@@ -52,7 +55,7 @@ static int run_gnuplot(const char *dir, struct pp_diag *d)
     if (pid == 0) {
         if (chdir(dir) != 0)
             _exit(126);
-        execlp("gnuplot", "gnuplot", "-e", "outfile='gantt.png.tmp'", "gantt.gp", (char *)NULL);
+        execlp("gnuplot", "gnuplot", "-e", outfile, script, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -63,18 +66,47 @@ static int run_gnuplot(const char *dir, struct pp_diag *d)
         return pp_diag_set(d, PP_EIO, "gnuplot", 0, 0,
                            "not found on PATH (install gnuplot-nox to write plots)");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return pp_diag_set(d, PP_EIO, dir, 0, 0, "gnuplot failed on gantt.gp (status %d)",
+        return pp_diag_set(d, PP_EIO, dir, 0, 0, "gnuplot failed on %s (status %d)", script,
                            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return 0;
+}
+
+int pp_plot_render(const char *dir, const char *stem, const char *dat, size_t dat_len,
+                   const char *script, size_t script_len, struct pp_diag *d)
+{
+    int rc = make_dir(dir, d);
+    if (rc)
+        return rc;
+    char name[256];
+    snprintf(name, sizeof name, "%s.dat", stem);
+    char *dat_path = join(dir, name);
+    snprintf(name, sizeof name, "%s.gp", stem);
+    char *gp_path = join(dir, name);
+    snprintf(name, sizeof name, "%s.png.tmp", stem);
+    char *tmp_png = join(dir, name);
+    snprintf(name, sizeof name, "%s.png", stem);
+    char *png = join(dir, name);
+    rc = pp_write_file_atomic(dat_path, dat, dat_len, d);
+    if (rc == 0)
+        rc = pp_write_file_atomic(gp_path, script, script_len, d);
+    if (rc == 0)
+        rc = run_gnuplot(dir, stem, d);
+    if (rc == 0 && rename(tmp_png, png) != 0)
+        rc = pp_diag_set(d, PP_EIO, png, 0, 0, "cannot write file: %s", strerror(errno));
+    if (rc)
+        unlink(tmp_png);
+    free(dat_path);
+    free(gp_path);
+    free(tmp_png);
+    free(png);
+    return rc;
 }
 
 int pp_plot_gantt(const struct pp_run *r, const char *dir, struct pp_diag *d)
 {
     if (!r->res->spans)
         return pp_diag_set(d, PP_EINVAL, NULL, 0, 0, "the run kept no op spans to plot");
-    int rc = make_dir(dir, d);
-    if (rc)
-        return rc;
+    int rc;
     struct pp_buf dat, gp;
     pp_buf_init(&dat);
     pp_buf_init(&gp);
@@ -103,21 +135,7 @@ int pp_plot_gantt(const struct pp_run *r, const char *dir, struct pp_diag *d)
                   plan->n_devices, title);
     pp_buf_puts(&gp, pp_gantt_template);
 
-    char *dat_path = join(dir, "gantt.dat"), *gp_path = join(dir, "gantt.gp");
-    char *tmp_png = join(dir, "gantt.png.tmp"), *png = join(dir, "gantt.png");
-    rc = pp_write_file_atomic(dat_path, dat.data, dat.len, d);
-    if (rc == 0)
-        rc = pp_write_file_atomic(gp_path, gp.data, gp.len, d);
-    if (rc == 0)
-        rc = run_gnuplot(dir, d);
-    if (rc == 0 && rename(tmp_png, png) != 0)
-        rc = pp_diag_set(d, PP_EIO, png, 0, 0, "cannot write file: %s", strerror(errno));
-    if (rc)
-        unlink(tmp_png);
-    free(dat_path);
-    free(gp_path);
-    free(tmp_png);
-    free(png);
+    rc = pp_plot_render(dir, "gantt", dat.data, dat.len, gp.data, gp.len, d);
     pp_buf_free(&dat);
     pp_buf_free(&gp);
     return rc;

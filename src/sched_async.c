@@ -203,6 +203,7 @@ int pp_sched_localsgd(const struct pp_sched_params *p, struct pp_plan *plan, str
     int64_t limit = p->noam > 0 && p->noam < R ? p->noam : R;
     plan->weights = PP_WEIGHTS_FLUSH;
     plan->weight_replicas = (int)R;
+    plan->average_every = R * H;
     return greedy_1f1b(p, plan, limit, R * H, d);
 }
 

@@ -80,6 +80,7 @@ struct pp_plan {
     int8_t *mb_copy;        /* [n_microbatches] or NULL */
     enum pp_weight_mode weights;
     int weight_replicas;    /* model replicas sharing the devices (LocalSGD's R); 0 = 1 */
+    int64_t average_every;  /* LocalSGD: microbatches per averaging round (R*H); 0 = none */
     /* Zero Bubble's get_interleave_schedule quirk (schedules.md §2.5, §6): the
      * wrap-around edge (piece k*stages <- k*stages-1) binds only microbatches
      * that are multiples of this; 0 = every microbatch (faithful). */
