@@ -15,6 +15,7 @@ set title title_text
 set xlabel xlabel_text
 set ylabel "f(w) - f*"
 set logscale y
+if (exists("logx") && logx) set logscale x 2
 set format y "%.0e"
 set key top right
 set grid

@@ -17,6 +17,8 @@ static const char usage[] =
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
     "  schedule export|check    write or check a PyTorch pipelining schedule CSV\n"
     "  staleness SCENARIO|--stages S   weight delays of a schedule (PipeDream theory)\n"
+    "  converge SCENARIO.yaml   stale block-SGD (PD, RPD, LocalSGD, sync) in simulated time\n"
+    "  bound --L X --G X ...    convergence bound of Randomized PipeDream (reconstructed)\n"
     "  bench                    measure the simulator's speed and memory\n"
     "\n"
     "Run 'ppsim COMMAND --help' for a command's options; 'man ppsim' for the scenario schema.\n"
@@ -57,8 +59,12 @@ int main(int argc, char **argv)
         return pp_cmd_plan(sub_argc, sub_argv);
     if (strcmp(cmd, "schedule") == 0)
         return pp_cmd_schedule(sub_argc, sub_argv);
+    if (strcmp(cmd, "converge") == 0)
+        return pp_cmd_converge(sub_argc, sub_argv);
     if (strcmp(cmd, "staleness") == 0)
         return pp_cmd_staleness(sub_argc, sub_argv);
+    if (strcmp(cmd, "bound") == 0)
+        return pp_cmd_bound(sub_argc, sub_argv);
     if (strcmp(cmd, "model") == 0)
         return pp_cmd_model(sub_argc, sub_argv);
     if (strcmp(cmd, "bench") == 0)

@@ -24,7 +24,8 @@
 #define MAX_DEVICES 1000000
 #define MAX_LAYER_COUNT 10000000
 
-static const char *const top_keys[] = {"name", "model", "cluster", "pipeline", "training", NULL};
+static const char *const top_keys[] = {"name", "model", "cluster", "pipeline", "training",
+                                       "converge", NULL};
 static const char *const cluster_keys[] = {"devices", "device_memory_bytes", "link",
                                            "data_parallel_link", NULL};
 static const char *const link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", "mode", NULL};
@@ -71,77 +72,6 @@ void pp_scenario_free(struct pp_scenario *sc)
     free(sc->schedule_file);
     pp_plan_free(sc->custom_plan);
     free(sc);
-}
-
-/* The child at `key`, which must be a mapping when present; `required` reports
- * its absence at the parent. */
-static int get_map(const struct pp_ynode *parent, const char *key, const char *const *allowed,
-                   int required, const struct pp_ynode **out, struct pp_diag *d)
-{
-    *out = pp_ymap_get(parent, key);
-    if (!*out) {
-        if (required)
-            return pp_ynode_error(parent, PP_EPARSE, "", d, "missing key '%s'", key);
-        return 0;
-    }
-    return pp_ymap_check(*out, key, allowed, d);
-}
-
-static int need(const struct pp_ynode *map, const char *path, const char *key,
-                const struct pp_ynode **out, struct pp_diag *d)
-{
-    *out = pp_ymap_get(map, key);
-    if (!*out)
-        return pp_ynode_error(map, PP_EPARSE, path, d, "missing key '%s'", key);
-    return 0;
-}
-
-/* An optional number >= 0; `positive` also refuses 0 (the default stands for
- * "unlimited" or "infinite" there, so an explicit 0 is a mistake). */
-static int opt_num(const struct pp_ynode *map, const char *key, const char *path, int positive,
-                   double *out, struct pp_diag *d)
-{
-    const struct pp_ynode *v = pp_ymap_get(map, key);
-    if (!v)
-        return 0;
-    int rc = pp_ynum_nonneg(v, path, out, d);
-    if (rc == 0 && positive && *out == 0)
-        return pp_ynode_error(v, PP_EPARSE, path, d, "must be > 0, got '%s'%s", v->value,
-                              positive == 2 ? " (leave it out for no limit)" : "");
-    return rc;
-}
-
-static int opt_int(const struct pp_ynode *map, const char *key, const char *path, int64_t lo,
-                   int64_t hi, int64_t *out, struct pp_diag *d)
-{
-    const struct pp_ynode *v = pp_ymap_get(map, key);
-    return v ? pp_yint(v, path, lo, hi, out, d) : 0;
-}
-
-/* An optional word from `words` at map[key]; *out = its index (unchanged if absent). */
-static int opt_word(const struct pp_ynode *map, const char *key, const char *path,
-                    const char *const *words, int *out, struct pp_diag *d)
-{
-    const struct pp_ynode *v = pp_ymap_get(map, key);
-    if (!v)
-        return 0;
-    const char *w;
-    int rc = pp_ystr(v, path, &w, d);
-    if (rc)
-        return rc;
-    for (int i = 0; words[i]; i++)
-        if (strcmp(words[i], w) == 0) {
-            *out = i;
-            return 0;
-        }
-    char known[200] = "", hint[80] = "";
-    size_t m = 0;
-    for (int i = 0; words[i] && m < sizeof known; i++)
-        m += (size_t)snprintf(known + m, sizeof known - m, "%s%s", i ? ", " : "", words[i]);
-    const char *sug = pp_suggest(w, words);
-    if (sug)
-        snprintf(hint, sizeof hint, " (did you mean '%s'?)", sug);
-    return pp_ynode_error(v, PP_EPARSE, path, d, "expected one of %s, got '%s'%s", known, w, hint);
 }
 
 /* The directory part of a path, with its slash ("" for a bare name). */
@@ -241,7 +171,7 @@ static int opt_small_int(const struct pp_ynode *map, const char *key, int64_t hi
     char path[64];
     snprintf(path, sizeof path, "pipeline.%s", key);
     int64_t v = 0;
-    int rc = opt_int(map, key, path, 1, hi, &v, d);
+    int rc = pp_yopt_int(map, key, path, 1, hi, &v, d);
     if (rc == 0 && pp_ymap_get(map, key))
         *out = (int)v;
     return rc;
@@ -257,12 +187,12 @@ static int read_pipeline_knobs(const struct pp_ynode *pipeline, struct pp_scenar
         (rc = opt_small_int(pipeline, "local_replicas", PP_MAX_MICROBATCHES, &sc->local_replicas,
                             d)) ||
         (rc = opt_small_int(pipeline, "local_steps", PP_MAX_MICROBATCHES, &sc->local_steps, d)) ||
-        (rc = opt_word(pipeline, "recompute", "pipeline.recompute", recompute_words, &rec, d)) ||
-        (rc = opt_word(pipeline, "zbv_order", "pipeline.zbv_order", zbv_orders, &order, d)) ||
-        (rc = opt_word(pipeline, "fb_cost", "pipeline.fb_cost", fb_costs, &sc->fb_cost_max, d)) ||
-        (rc = opt_word(pipeline, "zb_auto_solver", "pipeline.zb_auto_solver", zb_solvers,
+        (rc = pp_yopt_word(pipeline, "recompute", "pipeline.recompute", recompute_words, &rec, d)) ||
+        (rc = pp_yopt_word(pipeline, "zbv_order", "pipeline.zbv_order", zbv_orders, &order, d)) ||
+        (rc = pp_yopt_word(pipeline, "fb_cost", "pipeline.fb_cost", fb_costs, &sc->fb_cost_max, d)) ||
+        (rc = pp_yopt_word(pipeline, "zb_auto_solver", "pipeline.zb_auto_solver", zb_solvers,
                        &sc->zb_ilp, d)) ||
-        (rc = opt_num(pipeline, "activation_memory_bytes", "pipeline.activation_memory_bytes", 2,
+        (rc = pp_yopt_num(pipeline, "activation_memory_bytes", "pipeline.activation_memory_bytes", 2,
                       &sc->activation_memory_bytes, d)))
         return rc;
     sc->recompute = (enum pp_recompute)rec;
@@ -279,7 +209,7 @@ static int read_optimizer_step(const struct pp_ynode *training, struct pp_scenar
 {
     const struct pp_ynode *v = pp_ymap_get(training, "optimizer_step_ms");
     if (!v || v->kind != PP_Y_SEQ)
-        return opt_num(training, "optimizer_step_ms", "training.optimizer_step_ms", 0,
+        return pp_yopt_num(training, "optimizer_step_ms", "training.optimizer_step_ms", 0,
                        &sc->optimizer_step_ms, d);
     if (v->n != (size_t)sc->stages)
         return pp_ynode_error(v, PP_EINVAL, "training.optimizer_step_ms", d,
@@ -471,25 +401,25 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
         sc->name = pp_xstrdup(s);
     }
     /* Settings first: a typo there is cheaper to report than after loading a model. */
-    if ((rc = get_map(root, "cluster", cluster_keys, 1, &cluster, d)))
+    if ((rc = pp_yget_map(root, "cluster", cluster_keys, 1, &cluster, d)))
         return rc;
-    if ((rc = need(cluster, "cluster", "devices", &v, d)))
+    if ((rc = pp_yneed(cluster, "cluster", "devices", &v, d)))
         return rc;
     int64_t i64;
     if ((rc = pp_yint(v, "cluster.devices", 1, MAX_DEVICES, &i64, d)))
         return rc;
     sc->devices = (int)i64;
-    if ((rc = opt_num(cluster, "device_memory_bytes", "cluster.device_memory_bytes", 2,
+    if ((rc = pp_yopt_num(cluster, "device_memory_bytes", "cluster.device_memory_bytes", 2,
                       &sc->device_memory_bytes, d)))
         return rc;
     link = pp_ymap_get(cluster, "link");
     if (link) {
         if ((rc = pp_ymap_check(link, "cluster.link", link_keys, d)) ||
-            (rc = opt_num(link, "bandwidth_bytes_per_s", "cluster.link.bandwidth_bytes_per_s", 2,
+            (rc = pp_yopt_num(link, "bandwidth_bytes_per_s", "cluster.link.bandwidth_bytes_per_s", 2,
                           &sc->link_bandwidth_bytes_per_s, d)) ||
-            (rc = opt_num(link, "latency_ms", "cluster.link.latency_ms", 0, &sc->link_latency_ms,
+            (rc = pp_yopt_num(link, "latency_ms", "cluster.link.latency_ms", 0, &sc->link_latency_ms,
                           d)) ||
-            (rc = opt_word(link, "mode", "cluster.link.mode", link_modes, &sc->latency_only, d)))
+            (rc = pp_yopt_word(link, "mode", "cluster.link.mode", link_modes, &sc->latency_only, d)))
             return rc;
     }
     sc->dp_bandwidth_bytes_per_s = sc->link_bandwidth_bytes_per_s;
@@ -499,22 +429,22 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
         sc->dp_bandwidth_bytes_per_s = 0;
         sc->dp_latency_ms = 0;
         if ((rc = pp_ymap_check(dpl, "cluster.data_parallel_link", dp_link_keys, d)) ||
-            (rc = opt_num(dpl, "bandwidth_bytes_per_s",
+            (rc = pp_yopt_num(dpl, "bandwidth_bytes_per_s",
                           "cluster.data_parallel_link.bandwidth_bytes_per_s", 2,
                           &sc->dp_bandwidth_bytes_per_s, d)) ||
-            (rc = opt_num(dpl, "latency_ms", "cluster.data_parallel_link.latency_ms", 0,
+            (rc = pp_yopt_num(dpl, "latency_ms", "cluster.data_parallel_link.latency_ms", 0,
                           &sc->dp_latency_ms, d)))
             return rc;
     }
 
-    if ((rc = get_map(root, "pipeline", pipeline_keys, 1, &pipeline, d)))
+    if ((rc = pp_yget_map(root, "pipeline", pipeline_keys, 1, &pipeline, d)))
         return rc;
     const struct pp_ynode *sfile = pp_ymap_get(pipeline, "schedule_file");
     v = pp_ymap_get(pipeline, "schedule");
     if (sfile && v)
         return pp_ynode_error(v, PP_EINVAL, "pipeline.schedule", d,
                               "give pipeline.schedule or pipeline.schedule_file, not both");
-    if (!sfile && (rc = need(pipeline, "pipeline", "schedule", &v, d)))
+    if (!sfile && (rc = pp_yneed(pipeline, "pipeline", "schedule", &v, d)))
         return rc;
     if (sfile) {
         const char *rel;
@@ -525,25 +455,25 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
     }
     if (!sfile && (rc = read_schedule_name(v, sc, d)))
         return rc;
-    if ((rc = need(pipeline, "pipeline", "stages", &v, d)) ||
+    if ((rc = pp_yneed(pipeline, "pipeline", "stages", &v, d)) ||
         (rc = pp_yint(v, "pipeline.stages", 1, PP_MAX_STAGES, &i64, d)))
         return rc;
     sc->stages = (int)i64;
     i64 = 1;
-    if ((rc = opt_int(pipeline, "chunks", "pipeline.chunks", 1, PP_MAX_CHUNKS, &i64, d)))
+    if ((rc = pp_yopt_int(pipeline, "chunks", "pipeline.chunks", 1, PP_MAX_CHUNKS, &i64, d)))
         return rc;
     sc->chunks = (int)i64;
     /* microbatches may follow from global_batch_size (check_semantics). */
     if (!pp_ymap_get(pipeline, "global_batch_size") &&
-        (rc = need(pipeline, "pipeline", "microbatches", &v, d)))
+        (rc = pp_yneed(pipeline, "pipeline", "microbatches", &v, d)))
         return rc;
     if ((v = pp_ymap_get(pipeline, "microbatches")) &&
         (rc = pp_yint(v, "pipeline.microbatches", 1, PP_MAX_MICROBATCHES, &sc->microbatches, d)))
         return rc;
-    if ((rc = opt_num(pipeline, "global_batch_size", "pipeline.global_batch_size", 1,
+    if ((rc = pp_yopt_num(pipeline, "global_batch_size", "pipeline.global_batch_size", 1,
                       &sc->global_batch_size, d)))
         return rc;
-    if ((rc = opt_num(pipeline, "microbatch_size", "pipeline.microbatch_size", 1,
+    if ((rc = pp_yopt_num(pipeline, "microbatch_size", "pipeline.microbatch_size", 1,
                       &sc->microbatch_size, d)))
         return rc;
     sc->partition_balanced = 1;
@@ -552,19 +482,19 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
     if ((rc = read_pipeline_knobs(pipeline, sc, d)))
         return rc;
 
-    if ((rc = get_map(root, "training", training_keys, 0, &training, d)))
+    if ((rc = pp_yget_map(root, "training", training_keys, 0, &training, d)))
         return rc;
     if (training &&
-        ((rc = opt_num(training, "optimizer_state_bytes_per_parameter_byte",
+        ((rc = pp_yopt_num(training, "optimizer_state_bytes_per_parameter_byte",
                        "training.optimizer_state_bytes_per_parameter_byte", 0,
                        &sc->optimizer_state_bytes_per_parameter_byte, d)) ||
-         (rc = opt_num(training, "gradient_bytes_per_parameter_byte",
+         (rc = pp_yopt_num(training, "gradient_bytes_per_parameter_byte",
                        "training.gradient_bytes_per_parameter_byte", 0,
                        &sc->gradient_bytes_per_parameter_byte, d)) ||
          (rc = read_optimizer_step(training, sc, d))))
         return rc;
 
-    if ((rc = need(root, "", "model", &v, d)) || (rc = read_model(v, doc->file, &sc->model, d)))
+    if ((rc = pp_yneed(root, "", "model", &v, d)) || (rc = read_model(v, doc->file, &sc->model, d)))
         return rc;
     return check_semantics(sc, cluster, pipeline, d);
 }

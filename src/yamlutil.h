@@ -86,6 +86,25 @@ int pp_ynode_error(const struct pp_ynode *n, int code, const char *path, struct 
  * success, 1 for a malformed string, 2 when out of range (e.g. 1e400). */
 int pp_parse_decimal(const char *s, double *out);
 
+/* --- schema helpers (yamlopt.c) ---
+ * The child map at parent[key], checked against `allowed`; absent is fine
+ * unless `required` (then reported at the parent). */
+int pp_yget_map(const struct pp_ynode *parent, const char *key, const char *const *allowed,
+                int required, const struct pp_ynode **out, struct pp_diag *d);
+/* map[key], reported at the map as "missing key" when absent. */
+int pp_yneed(const struct pp_ynode *map, const char *path, const char *key,
+             const struct pp_ynode **out, struct pp_diag *d);
+/* Optional number >= 0 (unchanged when absent); positive = 1 refuses 0,
+ * positive = 2 also says "leave it out for no limit". */
+int pp_yopt_num(const struct pp_ynode *map, const char *key, const char *path, int positive,
+                double *out, struct pp_diag *d);
+/* Optional integer in [lo, hi] (unchanged when absent). */
+int pp_yopt_int(const struct pp_ynode *map, const char *key, const char *path, int64_t lo,
+                int64_t hi, int64_t *out, struct pp_diag *d);
+/* Optional word from the NULL-terminated `words`; *out = its index. */
+int pp_yopt_word(const struct pp_ynode *map, const char *key, const char *path,
+                 const char *const *words, int *out, struct pp_diag *d);
+
 /* Levenshtein distance, capped; used for "did you mean" suggestions. */
 size_t pp_edit_distance(const char *a, const char *b);
 /* The closest candidate to word, or NULL when none is close enough. */
