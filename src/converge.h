@@ -135,7 +135,9 @@ struct pp_cv_result {
     int64_t max_delay;            /* RPD: the largest delay used (EXACT: measured) */
     /* Peak bytes of the run's working state (weights, replicas, accumulators,
      * microbatch slots, RPD undo log), curves excluded. It depends on S, d,
-     * in-flight microbatches and delta, never on K or the trace length. */
+     * in-flight microbatches and delta, never on K or the trace length (RPD's
+     * per-block index rings start at 2 delta / S + 16 entries and double only
+     * when the draws crowd one block). */
     size_t state_bytes;
 };
 
@@ -150,8 +152,8 @@ int pp_cv_run(const struct pp_objective *o, const struct pp_cv_method *m,
 void pp_cv_result_free(struct pp_cv_result *r);
 
 /* EXACT mode's delay bound for an IMMEDIATE trace: the largest k - j_k^(i)
- * over updates with key <= budget_ms (<= 0: all). O(events) time, O(in-flight
- * * S) memory. */
+ * over updates with key <= budget_ms (<= 0: all), start-up included. O(events)
+ * time, O(in-flight * S) memory; stops at a malformed event. */
 int64_t pp_cv_trace_max_delay(const struct pp_wtrace *t, double budget_ms);
 
 /* splitmix64 of seed ^ salt: derive independent per-method / per-gamma seeds

@@ -53,9 +53,12 @@ static void push_sync(struct builder *b, enum pp_wev_kind kind, int block, int64
 
 static int rank_of(const struct pp_wevent *e, enum pp_wconv conv)
 {
-    if (e->kind == PP_WEV_APPLY || e->kind == PP_WEV_AVERAGE)
-        return 0;
-    return conv == PP_WCONV_PHYSICAL && e->kind == PP_WEV_READ ? 2 : 1;
+    int sync = e->kind == PP_WEV_APPLY || e->kind == PP_WEV_AVERAGE;
+    if (conv == PP_WCONV_PAPER)
+        return sync ? 0 : 1;
+    /* PHYSICAL: an update ending at t, then the apply or average it
+     * completes (keyed at that same end), then the reads starting at t */
+    return e->kind == PP_WEV_GRAD ? 0 : sync ? 1 : 2;
 }
 
 static int cmp_ev(const void *pa, const void *pb)

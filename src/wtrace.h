@@ -63,11 +63,12 @@ struct pp_wtrace {
     int64_t batch_microbatches;/* ACCUMULATE/DOUBLE: microbatches per applied batch */
     int64_t average_every;     /* LOCAL: microbatches per round (R*H) */
     pp_time makespan_ns;       /* of the whole trace */
-    /* Sorted by (key_ns, rank, block, kind, mb). APPLY and AVERAGE rank 0, so a
-     * sync point precedes every op at the same instant. Under PAPER, GRAD and
-     * READ share rank 1 (ties go by stage, as in the paper's step loop); under
-     * PHYSICAL, GRAD ranks 1 and READ 2 (an update ending at t is seen by a
-     * read starting at t). */
+    /* Sorted by (key_ns, rank, block, kind, mb). Under PAPER, APPLY and
+     * AVERAGE rank 0 (a sync point precedes every op at the same instant) and
+     * GRAD and READ share rank 1 (ties go by stage, as in the paper's step
+     * loop). Under PHYSICAL, GRAD ranks 0, APPLY/AVERAGE 1 (they are keyed at
+     * the end of the GRAD that completes them) and READ 2: an update ending at
+     * t is seen by a read starting at t. */
     struct pp_wevent *ev;
     size_t n_ev;
 };

@@ -107,14 +107,15 @@ static void test_own_stage_and_stash(void)
 }
 
 /* Issue 6 / §6 item 2: every flushing schedule reads fresh weights (delay 0);
- * LocalSGD has none inside a replica (§4.1). */
+ * LocalSGD has none inside a replica (§4.1). Under both conventions. */
 static void test_synchronous_zero(void)
 {
     static const enum pp_schedule_kind kinds[] = {PP_SCHED_GPIPE, PP_SCHED_1F1B, PP_SCHED_ZB_H1,
                                                   PP_SCHED_ZB_H2, PP_SCHED_NAIVE, PP_SCHED_LOCALSGD};
+    for (int conv = 0; conv < 2; conv++)
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         for (int S = 2; S <= 8; S += 3) {
-            struct pp_staleness *st = unit(kinds[k], S, 4 * S, 0, PP_WCONV_PAPER);
+            struct pp_staleness *st = unit(kinds[k], S, 4 * S, 0, (enum pp_wconv)conv);
             CHECK_INT(st->max_delay, 0);
             CHECK_INT(st->run_max_delay, 0);
             CHECK_INT(st->n_updates, 4 * S * S);
