@@ -32,7 +32,7 @@ static const char usage[] =
     "\n"
     "  --stages S             unit-time model with S >= 2 stages\n"
     "  --schedule NAME        unit-time model's schedule (default pipedream)\n"
-    "  --microbatches N       unit-time microbatches (default 10 S)\n"
+    "  --microbatches N       unit-time microbatches (default 10 S, at least 2 S)\n"
     "  --batch M              pipedream-2bw: microbatches per weight version (default:\n"
     "                         S in the unit-time model, the scenario's microbatches)\n"
     "  --iterations Q         scenario: replay Q batches of a flushing or 2BW schedule\n"

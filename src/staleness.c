@@ -243,6 +243,12 @@ int pp_staleness_unit(enum pp_schedule_kind kind, int stages, int64_t microbatch
                            "stages: %d; staleness needs at least 2 stages", stages);
     int64_t N = microbatches > 0 ? microbatches : 10 * (int64_t)stages;
     int64_t M = batch_microbatches > 0 ? batch_microbatches : stages;
+    /* the matrix describes microbatch N/2, which must be past the S-1
+     * warm-up forwards and clear of the drain */
+    if (N < 2 * (int64_t)stages)
+        return pp_diag_set(d, PP_EINVAL, NULL, 0, 0,
+                           "microbatches: %lld; the steady state needs at least 2 x stages = %lld",
+                           (long long)N, 2 * (long long)stages);
     /* F = B = 1 step; split-backward schedules get half a step for each half */
     struct pp_partition part = {pp_xcalloc((size_t)stages, sizeof(struct pp_piece)),
                                 (size_t)stages};

@@ -46,7 +46,8 @@ void pp_staleness_free(struct pp_staleness *s);
 
 /* The paper's unit-time model (F = B = 1 step = 1 ms, free communication,
  * results visible the next step): build `kind` for S stages and N
- * microbatches (0 = 10 S), replay it, trace and measure. For pipedream-2bw
+ * microbatches (0 = 10 S; at least 2 S, so that microbatch N/2 is in steady
+ * state), replay it, trace and measure. For pipedream-2bw
  * batch_microbatches is 2BW's m (0 = S); for flushing schedules the plan is
  * one iteration of N. */
 int pp_staleness_unit(enum pp_schedule_kind kind, int stages, int64_t microbatches,

@@ -232,6 +232,8 @@ static void test_rejects(void)
     struct pp_diag d = {{0}, 0, 0, {0}};
     CU_ASSERT(pp_staleness_unit(PP_SCHED_PIPEDREAM, 1, 0, 0, PP_WCONV_PAPER, &st, &d) != 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "at least 2 stages"));
+    CU_ASSERT(pp_staleness_unit(PP_SCHED_PIPEDREAM, 4, 7, 0, PP_WCONV_PAPER, &st, &d) != 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "at least 2 x stages = 8"));
     CU_ASSERT(pp_staleness_unit(PP_SCHED_INTERLEAVED_1F1B, 4, 0, 0, PP_WCONV_PAPER, &st, &d) != 0);
     CU_ASSERT_PTR_NULL(st);
 }
