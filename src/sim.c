@@ -402,6 +402,16 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
     return 0;
 }
 
+/* Activations plus the weight versions stashed beyond the live one
+ * (PipeDream keeps one per microbatch in flight). */
+static int64_t dyn_bytes(const struct dev *dev)
+{
+    int64_t dyn = dev->act_bytes;
+    if (dev->inflight > 1)
+        dyn += dev->stash_version_bytes * (dev->inflight - 1);
+    return dyn;
+}
+
 static void try_start(struct ctx *c, int dv, pp_time t)
 {
     struct dev *dev = &c->devs[dv];
@@ -428,15 +438,13 @@ static void try_start(struct ctx *c, int dv, pp_time t)
         if (dev->inflight > dev->peak_inflight)
             dev->peak_inflight = dev->inflight;
     }
-    /* PipeDream keeps one weight version per microbatch in flight (the live
-     * weights are the newest one). */
-    int64_t dyn = dev->act_bytes;
-    if (dev->inflight > 1)
-        dyn += dev->stash_version_bytes * (dev->inflight - 1);
+    int64_t dyn = dyn_bytes(dev);
     if (dyn > dev->dyn_peak_bytes)
         dev->dyn_peak_bytes = dyn;
-    if (c->spans)
+    if (c->spans) {
         c->spans[o].start_ns = t;
+        c->spans[o].mem_start_bytes = dyn;
+    }
     pp_evq_push(c->q, t + op_dur(c, op), 1, EV_END, (uint32_t)o);
 }
 
@@ -486,8 +494,10 @@ static void on_end(struct ctx *c, uint32_t o, pp_time t)
     dev->act_bytes -= op_free(c, op);
     if (op->kind == PP_OP_B || op->kind == PP_OP_BI || op->kind == PP_OP_FB)
         dev->inflight--;
-    if (c->spans)
+    if (c->spans) {
         c->spans[o].end_ns = t;
+        c->spans[o].mem_end_bytes = dyn_bytes(dev);
+    }
     for (uint32_t i = c->out_first[o]; i < c->out_first[o + 1]; i++) {
         const struct edge *e = &c->edges[i];
         pp_time arrive = t;

@@ -51,6 +51,10 @@ struct pp_sim_config {
 
 struct pp_span {
     pp_time start_ns, end_ns;
+    /* the device's dynamic memory (activations + stashed weight versions)
+     * just after the op started and just after it ended: a device runs its
+     * ops one at a time, so these points are its memory timeline */
+    int64_t mem_start_bytes, mem_end_bytes;
 };
 
 /* One link transfer, recorded when record_spans is set. */
