@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,24 @@ void pp_buf_printf(struct pp_buf *b, const char *fmt, ...)
 
 void pp_buf_double(struct pp_buf *b, double x)
 {
-    char s[40];
+    char s[48], f[48];
     /* The shortest %.Ng that reads back exactly: stable, and readable for round numbers. */
-    for (int prec = 1; prec <= 17; prec++) {
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
         snprintf(s, sizeof s, "%.*g", prec, x);
         if (strtod(s, NULL) == x)
             break;
+    }
+    /* %g switches to an exponent as soon as the digits run out (1230 with 3
+     * digits is 1.23e+03); plain notation reads better for times and counts,
+     * so use it whenever it is no longer and still reads back exactly. */
+    double ax = fabs(x);
+    if (strchr(s, 'e') && ax >= 1e-4 && ax < 1e15) {
+        int e10 = (int)floor(log10(ax));
+        int decimals = prec - 1 - e10 > 0 ? prec - 1 - e10 : 0;
+        snprintf(f, sizeof f, "%.*f", decimals, x);
+        if (strtod(f, NULL) == x)
+            snprintf(s, sizeof s, "%s", f);
     }
     if (strcmp(s, "-0") == 0)
         strcpy(s, "0");

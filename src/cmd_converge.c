@@ -127,11 +127,15 @@ static int configure(struct pp_scenario *sc, int64_t base_mb, const struct pp_cv
     }
     if (ms->method == PP_CVM_LOCALSGD && spec->budget_ms <= 0) {
         int64_t R = ms->local_replicas ? ms->local_replicas : sc->stages;
+        int at_key = ms->replicas_line > 0;
         if (sc->microbatches % R != 0)
-            return pp_diag_set(d, PP_EINVAL, NULL, 0, 0,
-                               "%s: local_replicas %lld does not divide pipeline.microbatches "
-                               "%lld, so the replicas would take unequal numbers of local steps",
-                               ms->label, (long long)R, (long long)sc->microbatches);
+            return pp_diag_set(d, PP_EINVAL, spec->file, at_key ? ms->replicas_line : ms->line,
+                               at_key ? ms->replicas_col : ms->col,
+                               "converge.methods[%zu].local_replicas: %lld does not divide "
+                               "pipeline.microbatches (%lld) and there is no budget_ms, so the "
+                               "replicas would take unequal numbers of local steps",
+                               (size_t)(ms - spec->methods), (long long)R,
+                               (long long)sc->microbatches);
     }
     return 0;
 }
@@ -141,7 +145,7 @@ static int64_t updates_within(const struct pp_wtrace *t, double budget_ms)
     pp_time cut = budget_ms > 0 ? pp_ms_to_ns(budget_ms) : INT64_MAX;
     int64_t n = 0;
     for (size_t k = 0; k < t->n_ev; k++)
-        n += t->ev[k].kind == PP_WEV_GRAD && t->ev[k].key_ns <= cut;
+        n += t->ev[k].kind == PP_WEV_GRAD && t->ev[k].end_ns <= cut;
     return n;
 }
 
@@ -228,11 +232,11 @@ static int run_stage_count(const struct job *jb, int S, struct outcome *out, str
             m.seed = pp_cv_seed_mix(spec->seed, 0x200 + k);
             int needs_pd = ms->delays == PP_RPD_EXACT || ms->delta < 0 || ms->iterations == 0;
             if (needs_pd && !pd_trace) {
-                rc = pp_diag_set(d, PP_EINVAL, jb->path, 0, 0,
-                                 "converge.methods[%zu] (%s): rpd takes its delays, delta or "
+                rc = pp_diag_set(d, PP_EINVAL, spec->file, ms->line, ms->col,
+                                 "converge.methods[%zu]: rpd takes its delays, delta or "
                                  "iterations from a pd method listed before it; add one or set "
                                  "delta and iterations",
-                                 k, ms->label);
+                                 k);
                 break;
             }
             if (ms->delta < 0)

@@ -68,7 +68,7 @@ enum pp_rpd_delays {
 struct pp_cv_method {
     enum pp_cv_method_kind kind;
     /* PP_CV_TRACE, and PP_CV_RPD with PP_RPD_EXACT (must be IMMEDIATE). Events
-     * with key_ns > opts.budget_ms are not applied. */
+     * that end after opts.budget_ms are not applied. */
     const struct pp_wtrace *trace;
     /* PP_CV_RPD */
     enum pp_rpd_delays delays;
@@ -98,7 +98,7 @@ struct pp_cv_opts {
                              * replicas' mean under LOCAL) */
     uint64_t noise_seed;    /* mt19937 seed of the gradient-noise stream (used only
                              * when the objective has noise_std > 0) */
-    double budget_ms;       /* trace methods: apply only events with key <= budget;
+    double budget_ms;       /* trace methods: apply only events that end by the budget;
                              * <= 0 or infinite: the whole trace */
     /* Per-update curve: a point before the first update (updates 0), then after
      * every log_every-th update (0 or 1 = every update) and after the last one.

@@ -130,6 +130,8 @@ static int feed_next(struct feeder *f, const struct pp_wevent **grad, struct pp_
         const struct pp_wevent *e = &t->ev[f->next];
         if (e->key_ns > f->budget_ns)
             return 0;
+        if (e->end_ns > f->budget_ns) /* ends after the budget (converge.c) */
+            continue;
         if (e->block < 0 || e->block >= t->n_blocks)
             return -1;
         struct pp_cv_slot *s = pp_cv_slots_find(&f->slots, e->mb);

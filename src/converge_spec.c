@@ -36,6 +36,7 @@ void pp_cv_spec_free(struct pp_cv_spec *s)
         free(s->methods[k].label);
     free(s->methods);
     free(s->stages);
+    free(s->file);
     free(s);
 }
 
@@ -103,24 +104,34 @@ static int only_for(const struct pp_ynode *m, const char *key, enum pp_cvm have,
     const struct pp_ynode *v = pp_ymap_get(m, key);
     if (!v || (allowed_mask >> have & 1))
         return 0;
-    return pp_ynode_error(v, PP_EPARSE, path, d, "'%s' does not apply to method %s", key,
-                          methods[have]);
+    char kp[128];
+    snprintf(kp, sizeof kp, "%s.%s", path, key);
+    return pp_ynode_error(v, PP_EPARSE, kp, d, "does not apply to method %s", methods[have]);
+}
+
+/* "converge.methods[IDX].KEY" into buf: errors name the exact key. */
+static const char *kpath(char *buf, size_t n, size_t idx, const char *key)
+{
+    snprintf(buf, n, "converge.methods[%zu].%s", idx, key);
+    return buf;
 }
 
 static int read_method(const struct pp_ynode *m, size_t idx, struct pp_cv_method_spec *ms,
                        struct pp_diag *d)
 {
-    char path[96];
+    char path[96], kp[128];
     snprintf(path, sizeof path, "converge.methods[%zu]", idx);
+    ms->line = m->line;
+    ms->col = m->col;
     const struct pp_ynode *v;
     int rc = pp_ymap_check(m, path, method_keys, d), w = 0;
     if (rc == 0 && (rc = pp_yneed(m, path, "method", &v, d)) == 0)
-        rc = pp_yopt_word(m, "method", path, methods, &w, d);
+        rc = pp_yopt_word(m, "method", kpath(kp, sizeof kp, idx, "method"), methods, &w, d);
     if (rc)
         return rc;
     ms->method = (enum pp_cvm)w;
     const char *label = methods[w];
-    if ((v = pp_ymap_get(m, "label")) && (rc = pp_ystr(v, path, &label, d)))
+    if ((v = pp_ymap_get(m, "label")) && (rc = pp_ystr(v, kpath(kp, sizeof kp, idx, "label"), &label, d)))
         return rc;
     ms->label = pp_xstrdup(label);
     ms->exp_lo = -12;
@@ -130,12 +141,13 @@ static int read_method(const struct pp_ynode *m, size_t idx, struct pp_cv_method
     ms->delta = -1;
     const struct pp_ynode *g = pp_ymap_get(m, "gamma"), *ge = pp_ymap_get(m, "gamma_exp");
     if (g && ge)
-        return pp_ynode_error(ge, PP_EPARSE, path, d, "give gamma or gamma_exp, not both");
-    if (g && (rc = pp_ynum(g, path, &ms->gamma, d)) == 0 && !(ms->gamma > 0))
-        rc = pp_ynode_error(g, PP_EPARSE, path, d, "gamma must be a finite number > 0, got '%s'",
-                            g->value);
+        return pp_ynode_error(ge, PP_EPARSE, kpath(kp, sizeof kp, idx, "gamma_exp"), d,
+                              "give gamma or gamma_exp, not both");
+    if (g && (rc = pp_ynum(g, kpath(kp, sizeof kp, idx, "gamma"), &ms->gamma, d)) == 0 &&
+        !(ms->gamma > 0))
+        rc = pp_ynode_error(g, PP_EPARSE, kp, d, "the step size must be > 0, got '%s'", g->value);
     if (rc == 0 && ge)
-        rc = read_grid(ge, path, &ms->exp_lo, &ms->exp_hi, d);
+        rc = read_grid(ge, kpath(kp, sizeof kp, idx, "gamma_exp"), &ms->exp_lo, &ms->exp_hi, d);
     enum pp_cvm h = ms->method;
     static const struct {
         const char *key;
@@ -151,28 +163,41 @@ static int read_method(const struct pp_ynode *m, size_t idx, struct pp_cv_method
     for (size_t k = 0; k < sizeof owners / sizeof owners[0] && rc == 0; k++)
         rc = only_for(m, owners[k].key, h, owners[k].mask, path, d);
     int64_t x;
-    if (rc == 0 && (x = 0, rc = pp_yopt_int(m, "noam", path, 1, 1000000, &x, d)) == 0)
-        ms->noam = (int)x;
-    if (rc == 0 && (x = 0, rc = pp_yopt_int(m, "local_replicas", path, 1, 1000000, &x, d)) == 0)
-        ms->local_replicas = (int)x;
-    if (rc == 0 && (x = 0, rc = pp_yopt_int(m, "local_steps", path, 1, 1000000, &x, d)) == 0)
-        ms->local_steps = (int)x;
+    static const char *const counts[] = {"noam", "local_replicas", "local_steps"};
+    int *cdst[] = {&ms->noam, &ms->local_replicas, &ms->local_steps};
+    for (int k = 0; k < 3 && rc == 0; k++)
+        if ((x = 0, rc = pp_yopt_int(m, counts[k], kpath(kp, sizeof kp, idx, counts[k]), 1,
+                                     1000000, &x, d)) == 0 && x)
+            *cdst[k] = (int)x;
+    if ((v = pp_ymap_get(m, "local_replicas"))) {
+        ms->replicas_line = v->line;
+        ms->replicas_col = v->col;
+    }
     if (rc == 0)
-        rc = pp_yopt_int(m, "batch_microbatches", path, 1, 1000000, &ms->batch_microbatches, d);
+        rc = pp_yopt_int(m, "batch_microbatches", kpath(kp, sizeof kp, idx, "batch_microbatches"),
+                         1, 1000000, &ms->batch_microbatches, d);
+    if (rc == 0 && (v = pp_ymap_get(m, "delta"))) {
+        double dv;
+        if ((rc = pp_ynum(v, kpath(kp, sizeof kp, idx, "delta"), &dv, d)) == 0 && dv < 0)
+            rc = pp_ynode_error(v, PP_EPARSE, kp, d,
+                                "the delay bound must be >= 0 block updates, got '%s'", v->value);
+        if (rc == 0)
+            rc = pp_yint(v, kp, 0, INT64_MAX / 4, &ms->delta, d);
+    }
     if (rc == 0)
-        rc = pp_yopt_int(m, "delta", path, 0, INT64_MAX / 4, &ms->delta, d);
-    if (rc == 0)
-        rc = pp_yopt_int(m, "iterations", path, 1, 1000000000, &ms->iterations, d);
+        rc = pp_yopt_int(m, "iterations", kpath(kp, sizeof kp, idx, "iterations"), 1, 1000000000,
+                         &ms->iterations, d);
     int dw = 0;
-    if (rc == 0 && (rc = pp_yopt_word(m, "delays", path, delay_words, &dw, d)) == 0)
+    if (rc == 0 && (rc = pp_yopt_word(m, "delays", kpath(kp, sizeof kp, idx, "delays"),
+                                      delay_words, &dw, d)) == 0)
         ms->delays = (enum pp_rpd_delays)dw;
     if (rc == 0 && (v = pp_ymap_get(m, "schedule"))) {
         const char *name;
-        if ((rc = pp_ystr(v, path, &name, d)) == 0) {
+        if ((rc = pp_ystr(v, kpath(kp, sizeof kp, idx, "schedule"), &name, d)) == 0) {
             int k = pp_schedule_from_name(name);
             if (k < 0 || k == PP_SCHED_PIPEDREAM || k == PP_SCHED_PIPEDREAM_2BW ||
                 k == PP_SCHED_LOCALSGD || k == PP_SCHED_CUSTOM)
-                rc = pp_ynode_error(v, PP_EPARSE, path, d,
+                rc = pp_ynode_error(v, PP_EPARSE, kp, d,
                                     "sync needs a flushing schedule (gpipe, 1f1b, "
                                     "interleaved-1f1b, zb-h1, ...), got '%s'",
                                     name);
@@ -238,8 +263,15 @@ int pp_cv_spec_load(const char *path, const char *const *sets, size_t n_sets,
     if (rc == 0 && !doc->root)
         rc = pp_diag_set(d, PP_EPARSE, path, 0, 0, "empty scenario");
     struct pp_cv_spec *s = pp_xcalloc(1, sizeof *s);
+    s->file = pp_xstrdup(path);
     if (rc == 0)
         rc = read_section(doc->root, s, d);
+    /* one block per stage: the objectives' blocks are the pipeline's pieces */
+    const struct pp_ynode *pl = rc == 0 ? pp_ymap_get(doc->root, "pipeline") : NULL;
+    const struct pp_ynode *ch = pl ? pp_ymap_get(pl, "chunks") : NULL;
+    if (ch && ch->kind == PP_Y_SCALAR && strcmp(ch->value, "1") != 0)
+        rc = pp_ynode_error(ch, PP_EPARSE, "pipeline.chunks", d,
+                            "converge needs one block per stage (chunks 1), got '%s'", ch->value);
     pp_ydoc_free(doc);
     if (rc) {
         pp_cv_spec_free(s);

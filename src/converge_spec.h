@@ -45,9 +45,12 @@ struct pp_cv_method_spec {
     enum pp_rpd_delays delays;       /* rpd: default uniform */
     int64_t delta;                   /* rpd: -1 = the PD trace's measured maximum */
     int64_t iterations;              /* rpd: 0 = the block updates PD made in the budget */
+    unsigned line, col;              /* the method's mapping, for later errors */
+    unsigned replicas_line, replicas_col; /* its local_replicas key (0 = absent) */
 };
 
 struct pp_cv_spec {
+    char *file;                      /* the scenario, for errors after parsing */
     struct pp_objective_spec objective;
     double budget_ms;
     enum pp_cv_select select;

@@ -16,6 +16,7 @@ static const char usage[] =
     "  plan -f GRAPH -n N ...   choose stage splits: PipeDream's optimizer, same flags\n"
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
     "  schedule export|check    write or check a PyTorch pipelining schedule CSV\n"
+    "  sweep SCENARIO --grid K=V1,V2   one CSV row per configuration, in parallel\n"
     "  staleness SCENARIO|--stages S   weight delays of a schedule (PipeDream theory)\n"
     "  converge SCENARIO.yaml   stale block-SGD (PD, RPD, LocalSGD, sync) in simulated time\n"
     "  bound --L X --G X ...    convergence bound of Randomized PipeDream (reconstructed)\n"
@@ -40,9 +41,10 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return PP_EXIT_OK;
         case 'V':
-            printf("ppsim %s (zb-auto ILP: %s)\nLicense GPL-3.0-or-later: this is free "
+            printf("ppsim %s (zb-auto ILP: %s; MPI sweeps: %s)\nLicense GPL-3.0-or-later: this is free "
                    "software; there is NO WARRANTY.\n",
-                   PP_VERSION, PP_HAVE_GLPK ? "GLPK" : "not built");
+                   PP_VERSION, PP_HAVE_GLPK ? "GLPK" : "not built",
+                   PP_HAVE_MPI ? "yes" : "not built");
             return PP_EXIT_OK;
         default:
             return pp_cli_usage(NULL, "unknown option '%s'", argv[optind - 1]);
@@ -61,6 +63,8 @@ int main(int argc, char **argv)
         return pp_cmd_schedule(sub_argc, sub_argv);
     if (strcmp(cmd, "converge") == 0)
         return pp_cmd_converge(sub_argc, sub_argv);
+    if (strcmp(cmd, "sweep") == 0)
+        return pp_cmd_sweep(sub_argc, sub_argv);
     if (strcmp(cmd, "staleness") == 0)
         return pp_cmd_staleness(sub_argc, sub_argv);
     if (strcmp(cmd, "bound") == 0)

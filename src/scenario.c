@@ -24,8 +24,8 @@
 #define MAX_DEVICES 1000000
 #define MAX_LAYER_COUNT 10000000
 
-static const char *const top_keys[] = {"name", "model", "cluster", "pipeline", "training",
-                                       "converge", NULL};
+static const char *const top_keys[] = {"name",     "model",    "cluster", "pipeline",
+                                       "training", "converge", "sweep",   NULL};
 static const char *const cluster_keys[] = {"devices", "device_memory_bytes", "link",
                                            "data_parallel_link", NULL};
 static const char *const link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", "mode", NULL};
@@ -549,6 +549,56 @@ int pp_scenario_load(const char *path, const char *const *sets, size_t n_sets,
                            out, d);
     free(buf);
     return rc;
+}
+
+/* The keys a dotted path may take at each level; model.* below its first
+ * level belongs to the cost-model reader and is checked when parsed. */
+int pp_scenario_key_check(const char *dotted, char *why, size_t why_len)
+{
+    static const struct {
+        const char *prefix;
+        const char *const *keys;
+    } levels[] = {{"", top_keys},
+                  {"cluster.", cluster_keys},
+                  {"cluster.link.", link_keys},
+                  {"cluster.data_parallel_link.", dp_link_keys},
+                  {"pipeline.", pipeline_keys},
+                  {"training.", training_keys}};
+    static const char *const model_keys[] = {"file", "layers", "uniform", NULL};
+    char path[256];
+    snprintf(path, sizeof path, "%s", dotted);
+    size_t at = 0;
+    for (;;) {
+        char *dot = strchr(path + at, '.');
+        char word[128];
+        size_t n = dot ? (size_t)(dot - (path + at)) : strlen(path + at);
+        snprintf(word, sizeof word, "%.*s", (int)n, path + at);
+        char prefix[256];
+        snprintf(prefix, sizeof prefix, "%.*s", (int)at, path);
+        const char *const *keys = NULL;
+        for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++)
+            if (strcmp(levels[l].prefix, prefix) == 0)
+                keys = levels[l].keys;
+        if (strcmp(prefix, "model.") == 0)
+            keys = model_keys;
+        if (!keys)
+            return 0; /* deeper than the schema tables: the parse checks it */
+        int found = 0;
+        for (size_t k = 0; keys[k]; k++)
+            found |= strcmp(keys[k], word) == 0;
+        if (!found) {
+            const char *sug = pp_suggest(word, keys);
+            if (sug)
+                snprintf(why, why_len, "unknown key '%s%s' (did you mean '%s%s'?)", prefix, word,
+                         prefix, sug);
+            else
+                snprintf(why, why_len, "unknown key '%s%s'", prefix, word);
+            return -1;
+        }
+        if (!dot)
+            return 0;
+        at = (size_t)(dot - path) + 1;
+    }
 }
 
 void pp_scenario_sched_params(const struct pp_scenario *sc, struct pp_sched_params *p)

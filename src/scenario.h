@@ -89,6 +89,11 @@ int pp_scenario_load(const char *path, const char *const *sets, size_t n_sets,
                      struct pp_scenario **out, struct pp_diag *d);
 void pp_scenario_free(struct pp_scenario *sc);
 
+/* Is the dotted key one the scenario schema knows? 0 when it is (or lies
+ * below the levels the schema tables cover), else -1 with why = "unknown key
+ * 'pipeline.microbatch' (did you mean 'pipeline.microbatches'?)". */
+int pp_scenario_key_check(const char *dotted, char *why, size_t why_len);
+
 /* The schedule parameters the scenario asks for (costs not set). */
 void pp_scenario_sched_params(const struct pp_scenario *sc, struct pp_sched_params *p);
 

@@ -182,7 +182,8 @@ static void test_rpd_exact_equals_pd(void)
     check_exact_equals_pd(8, 0.3);
 }
 
-/* The budget cuts both the same way: only updates with key <= budget. */
+/* The budget cuts both the same way: only ops that end by the budget (a unit
+ * op keyed at step 30 runs in the 31st step, past a 30-step budget). */
 static void test_rpd_exact_budget(void)
 {
     struct pp_objective *o = make_obj(PP_OBJ_QUADRATIC, 16, 20, 5, 4, 0, 3);
@@ -198,11 +199,11 @@ static void test_rpd_exact_budget(void)
     CU_ASSERT_EQUAL_FATAL(run(o, &rpd, &op, &b), 0);
     int64_t want = 0;
     for (size_t k = 0; k < t->n_ev; k++)
-        want += t->ev[k].kind == PP_WEV_GRAD && t->ev[k].key_ns <= 30 * (pp_time)MS;
+        want += t->ev[k].kind == PP_WEV_GRAD && t->ev[k].end_ns <= 30 * (pp_time)MS;
     CHECK_INT(a.n_updates, want);
     CHECK_INT(b.n_updates, want);
     CU_ASSERT(a.final_value == b.final_value);
-    CHECK_CLOSE(a.final_time_ms, 30, 0);
+    CHECK_CLOSE(a.final_time_ms, 29, 0); /* the last update's key: step 29 */
     pp_cv_result_free(&a);
     pp_cv_result_free(&b);
     pp_wtrace_free(t);
