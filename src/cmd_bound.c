@@ -12,6 +12,7 @@
 #include "bound.h"
 #include "buf.h"
 #include "cli.h"
+#include "provenance.h"
 #include "diag.h"
 #include "report.h"
 #include "scenario.h"
@@ -480,8 +481,11 @@ int pp_cmd_bound(int argc, char **argv)
     } else {
         struct pp_buf b;
         pp_buf_init(&b);
-        if (a.format == PP_FMT_JSON)
+        if (a.format == PP_FMT_JSON) {
             render_json(&b, &a, rows);
+            struct pp_provenance prov = {"bound", NULL, NULL, 0, 0};
+            pp_provenance_insert(&b, &prov);
+        }
         else if (a.format == PP_FMT_CSV)
             render_csv(&b, &a, rows);
         else if (a.sweep)

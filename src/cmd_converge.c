@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "objective.h"
 #include "plot.h"
+#include "provenance.h"
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
@@ -507,8 +508,12 @@ int pp_cmd_converge(int argc, char **argv)
         pp_buf_init(&b);
         if (format == PP_FMT_CSV)
             render_csv(&b, o, n);
-        else if (format == PP_FMT_JSON)
+        else if (format == PP_FMT_JSON) {
             render_json(&b, spec, o, n);
+            const char *files[] = {jb.path, NULL};
+            struct pp_provenance prov = {"converge", NULL, files, 1, spec->seed};
+            pp_provenance_insert(&b, &prov);
+        }
         else
             render_table(&b, spec, o, n);
         status = pp_cli_emit(&b, out_path);

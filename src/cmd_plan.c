@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "provenance.h"
 #include "diag.h"
 #include "pdgraph.h"
 #include "planner.h"
@@ -414,6 +415,10 @@ int pp_cmd_plan(int argc, char **argv)
             return pp_cli_fail(&d, rc);
         }
         pp_planner_report_sim(&b, p, sp, &a.so, a.json);
+        const char *files[] = {a.graph, NULL};
+        struct pp_provenance prov = {"plan", NULL, files, 0, 0};
+        if (a.json)
+            pp_provenance_insert(&b, &prov);
         int status = pp_cli_emit(&b, "-");
         if (status == PP_EXIT_OK && sp->best == SIZE_MAX) {
             fprintf(stderr, "ppsim plan: infeasible: no configuration fits in %g bytes per "
@@ -426,6 +431,10 @@ int pp_cmd_plan(int argc, char **argv)
         return status;
     }
     pp_planner_report(&b, p, a.json);
+    const char *files[] = {a.graph, NULL};
+    struct pp_provenance prov = {"plan", NULL, files, 0, 0};
+    if (a.json)
+        pp_provenance_insert(&b, &prov);
     int status = pp_cli_emit(&b, "-");
     pp_buf_free(&b);
     if (status == PP_EXIT_OK && !p->plan->feasible) {

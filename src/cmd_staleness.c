@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "plot.h"
+#include "provenance.h"
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
@@ -179,6 +180,7 @@ static const char *sem_name(enum pp_wsem s)
 
 /* What was measured, for the report's header. */
 struct what {
+    const struct pp_scenario *sc; /* NULL for the unit-time model */
     const char *schedule, *source;
     int stages;
     int64_t microbatches;
@@ -234,7 +236,10 @@ static void json_matrix_i(struct pp_buf *b, const int64_t *m, int S)
 static void render_json(struct pp_buf *b, const struct what *w, const struct pp_staleness *st)
 {
     int S = st->n_blocks;
-    pp_buf_puts(b, "{\"schedule\": ");
+    pp_buf_puts(b, "{");
+    struct pp_provenance prov = {"staleness", w->sc, NULL, 0, 0};
+    pp_provenance_json(b, &prov);
+    pp_buf_puts(b, ", \"schedule\": ");
     pp_buf_json_str(b, w->schedule);
     pp_buf_printf(b, ", \"model\": \"%s\", \"stages\": %d, \"microbatches\": %lld, "
                      "\"convention\": \"%s\", \"semantics\": \"%s\", \"block_updates\": %lld, "
@@ -354,7 +359,8 @@ static int plot_sweep(const struct opts *o, enum pp_schedule_kind kind, struct p
 /* A scenario: replay it with spans (2BW over `iterations` batches of its
  * microbatches), trace, measure. */
 static int measure_scenario(struct opts *o, struct what *w, struct pp_staleness **st,
-                            enum pp_schedule_kind *kind, struct pp_diag *d)
+                            enum pp_schedule_kind *kind, struct pp_scenario **sc_out,
+                            struct pp_diag *d)
 {
     struct pp_scenario *sc = NULL;
     struct pp_run *run = NULL;
@@ -382,7 +388,10 @@ static int measure_scenario(struct opts *o, struct what *w, struct pp_staleness 
         snprintf(d->file, sizeof d->file, "%s", o->scenario);
     pp_wtrace_free(t);
     pp_run_free(run);
-    pp_scenario_free(sc);
+    if (rc == 0)
+        *sc_out = sc; /* the report's provenance names its files */
+    else
+        pp_scenario_free(sc);
     return rc;
 }
 
@@ -399,10 +408,12 @@ int pp_cmd_staleness(int argc, char **argv)
     struct pp_diag d = {{0}, 0, 0, {0}};
     struct pp_staleness *st = NULL;
     enum pp_schedule_kind kind = PP_SCHED_PIPEDREAM;
-    struct what w = {NULL, "scenario", o.stages, o.microbatches, o.conv};
+    struct what w = {NULL, NULL, "scenario", o.stages, o.microbatches, o.conv};
+    struct pp_scenario *sc = NULL;
     int rc;
     if (o.scenario) {
-        rc = measure_scenario(&o, &w, &st, &kind, &d);
+        rc = measure_scenario(&o, &w, &st, &kind, &sc, &d);
+        w.sc = sc;
     } else {
         if ((status = schedule_kind(o.schedule, &kind))) {
             free(o.sets);
@@ -414,8 +425,10 @@ int pp_cmd_staleness(int argc, char **argv)
     }
     free(o.sets);
     w.schedule = pp_schedule_name(kind);
-    if (rc)
+    if (rc) {
+        pp_scenario_free(sc);
         return pp_cli_fail(&d, rc);
+    }
     struct pp_buf b;
     pp_buf_init(&b);
     if (o.format == PP_FMT_JSON)
@@ -427,6 +440,7 @@ int pp_cmd_staleness(int argc, char **argv)
     status = pp_cli_emit(&b, o.out_path);
     pp_buf_free(&b);
     pp_staleness_free(st);
+    pp_scenario_free(sc);
     if (status == PP_EXIT_OK && o.plot_dir) {
         rc = plot_sweep(&o, kind, &d);
         if (rc)

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "pp_config.h"
+#include "provenance.h"
 #include "scenario.h"
 #include "sweep.h"
 #include "sweep_run.h"
@@ -384,6 +385,20 @@ int pp_cmd_sweep(int argc, char **argv)
     run_distributed(&job, first, n, o.jobs, &bar, &csv, stats, rank, ranks);
     if (rank == 0) {
         status = pp_cli_emit(&csv, o.out_path);
+        if (status == PP_EXIT_OK && o.out_path && strcmp(o.out_path, "-") != 0) {
+            /* a CSV has no room for provenance: FILE.meta.json beside it */
+            struct pp_buf meta;
+            pp_buf_init(&meta);
+            struct pp_provenance prov = {"sweep", base, NULL, 0, 0};
+            pp_provenance_sidecar(&meta, &prov);
+            size_t n_path = strlen(o.out_path) + 16;
+            char *path = pp_xmalloc(n_path);
+            snprintf(path, n_path, "%s.meta.json", o.out_path);
+            if ((rc = pp_write_file_atomic(path, meta.data, meta.len, &d)))
+                status = pp_cli_fail(&d, rc);
+            free(path);
+            pp_buf_free(&meta);
+        }
         struct pp_buf sum;
         pp_buf_init(&sum);
         summarise(&sum, &sw, first, stats, n);

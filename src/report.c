@@ -3,6 +3,8 @@
  * never rename them. Machine formats print round-trip numbers in the C locale. */
 #include "report.h"
 
+#include "provenance.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -206,6 +208,9 @@ void pp_report_json(struct pp_buf *b, const struct pp_run *r)
     const struct pp_scenario *sc = r->sc;
     int first = 1;
     pp_buf_puts(b, "{");
+    struct pp_provenance prov = {"simulate", sc, NULL, 0, 0};
+    pp_provenance_json(b, &prov);
+    first = 0;
     jkey(b, "ppsim_version", &first);
     pp_buf_json_str(b, PP_VERSION);
     jkey(b, "name", &first);

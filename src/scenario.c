@@ -70,6 +70,8 @@ void pp_scenario_free(struct pp_scenario *sc)
     free(sc->partition_counts);
     free(sc->optimizer_step_ms_per_stage);
     free(sc->schedule_file);
+    free(sc->model_path);
+    free(sc->effective_json);
     pp_plan_free(sc->custom_plan);
     free(sc);
 }
@@ -96,7 +98,7 @@ static char *resolve_path(const struct pp_ynode *node, const char *scenario_file
 }
 
 static int read_model(const struct pp_ynode *model, const char *scenario_file,
-                      struct pp_costmodel **out, struct pp_diag *d)
+                      struct pp_costmodel **out, char **model_path, struct pp_diag *d)
 {
     if (model->kind == PP_Y_SCALAR)
         return pp_ynode_error(model, PP_EPARSE, "model", d,
@@ -113,6 +115,8 @@ static int read_model(const struct pp_ynode *model, const char *scenario_file,
     if ((rc = pp_ystr(fnode, "model.file", &rel, d)))
         return rc;
     char *path = resolve_path(fnode, scenario_file, rel);
+    free(*model_path);
+    *model_path = pp_xstrdup(path);
     rc = pp_costmodel_load(path, out, d);
     if (rc == -PP_EIO) {
         /* "cannot open" belongs to the key that named the file. */
@@ -494,7 +498,7 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
          (rc = read_optimizer_step(training, sc, d))))
         return rc;
 
-    if ((rc = pp_yneed(root, "", "model", &v, d)) || (rc = read_model(v, doc->file, &sc->model, d)))
+    if ((rc = pp_yneed(root, "", "model", &v, d)) || (rc = read_model(v, doc->file, &sc->model, &sc->model_path, d)))
         return rc;
     return check_semantics(sc, cluster, pipeline, d);
 }
@@ -528,6 +532,12 @@ int pp_scenario_parse(const char *buf, size_t len, const char *file, const char 
     sc->partition_balanced = 1;
     if (rc == 0)
         rc = read_scenario(doc, sc, d);
+    if (rc == 0) {
+        struct pp_buf eff;
+        pp_buf_init(&eff);
+        pp_ynode_json(&eff, doc->root);
+        sc->effective_json = eff.data;
+    }
     pp_ydoc_free(doc);
     if (rc) {
         pp_scenario_free(sc);

@@ -78,6 +78,8 @@ struct pp_scenario {
     int noam, local_replicas, local_steps, zb_wrap_quirk, pytorch_order, zb_ilp;
     double activation_memory_bytes;    /* pipeline.activation_memory_bytes (zb-auto, V) */
     char *schedule_file;               /* pipeline.schedule_file, resolved path */
+    char *model_path;                  /* model.file, resolved path (NULL: inline model) */
+    char *effective_json;              /* the document after --set overrides, as JSON */
     struct pp_plan *custom_plan;       /* imported from schedule_file */
 };
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "diag.h"
 #include "yamlutil.h"
 
@@ -76,4 +77,45 @@ int pp_yopt_word(const struct pp_ynode *map, const char *key, const char *path,
     if (sug)
         snprintf(hint, sizeof hint, " (did you mean '%s'?)", sug);
     return pp_ynode_error(v, PP_EPARSE, path, d, "expected one of %s, got '%s'%s", known, w, hint);
+}
+
+/* A scalar is a JSON number when it reads as a decimal number and was not
+ * quoted, true/false when it is one, else a string. */
+void pp_ynode_json(struct pp_buf *b, const struct pp_ynode *n)
+{
+    double x;
+    if (!n) {
+        pp_buf_puts(b, "null");
+        return;
+    }
+    switch (n->kind) {
+    case PP_Y_SCALAR:
+        if (!n->quoted && pp_parse_decimal(n->value, &x) == 0)
+            pp_buf_double(b, x);
+        else if (!n->quoted && (strcmp(n->value, "true") == 0 || strcmp(n->value, "false") == 0))
+            pp_buf_puts(b, n->value);
+        else
+            pp_buf_json_str(b, n->value);
+        break;
+    case PP_Y_SEQ:
+        pp_buf_puts(b, "[");
+        for (size_t i = 0; i < n->n; i++) {
+            if (i)
+                pp_buf_puts(b, ", ");
+            pp_ynode_json(b, n->kids[i]);
+        }
+        pp_buf_puts(b, "]");
+        break;
+    case PP_Y_MAP:
+        pp_buf_puts(b, "{");
+        for (size_t i = 0; i < n->n; i++) {
+            if (i)
+                pp_buf_puts(b, ", ");
+            pp_buf_json_str(b, n->kids[2 * i]->value ? n->kids[2 * i]->value : "");
+            pp_buf_puts(b, ": ");
+            pp_ynode_json(b, n->kids[2 * i + 1]);
+        }
+        pp_buf_puts(b, "}");
+        break;
+    }
 }

@@ -105,6 +105,10 @@ int pp_yopt_int(const struct pp_ynode *map, const char *key, const char *path, i
 int pp_yopt_word(const struct pp_ynode *map, const char *key, const char *path,
                  const char *const *words, int *out, struct pp_diag *d);
 
+/* The node as JSON (numbers and booleans typed, the rest strings). */
+struct pp_buf;
+void pp_ynode_json(struct pp_buf *b, const struct pp_ynode *n);
+
 /* Levenshtein distance, capped; used for "did you mean" suggestions. */
 size_t pp_edit_distance(const char *a, const char *b);
 /* The closest candidate to word, or NULL when none is close enough. */

@@ -6,6 +6,10 @@
 set -u
 cd "$(dirname "$0")/.."
 status=0
+# A decimal-comma locale for tests/repro_test.py (Debian's locales package).
+if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' && command -v localedef >/dev/null; then
+    localedef -i de_DE -f UTF-8 de_DE.UTF-8 2>/dev/null || true
+fi
 [ -f build/build.ninja ] || meson setup build --werror >/dev/null || exit 1
 meson test -C build --print-errorlogs || status=1
 if [ ! -f build-asan/build.ninja ]; then
