@@ -22,6 +22,8 @@ int pp_cli_fail(const struct pp_diag *d, int rc)
 {
     char line[1024];
     fprintf(stderr, "%s\n", pp_diag_format(d, line, sizeof line));
+    if (rc == -PP_EINTR)
+        return PP_EXIT_INTERRUPTED;
     return rc == -PP_EINFEASIBLE ? PP_EXIT_INFEASIBLE : PP_EXIT_FAIL;
 }
 

@@ -11,6 +11,7 @@ enum {
     PP_EXIT_FAIL = 1,       /* bad input or a failed run */
     PP_EXIT_USAGE = 2,      /* wrong command line */
     PP_EXIT_INFEASIBLE = 3, /* valid request, no feasible answer (e.g. memory) */
+    PP_EXIT_INTERRUPTED = 130, /* SIGINT or SIGTERM: stopped cleanly, nothing written */
 };
 
 /* Print "ppsim CMD: message" and the --help hint to stderr; returns PP_EXIT_USAGE. */

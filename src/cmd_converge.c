@@ -12,6 +12,8 @@
 #include "converge.h"
 #include "converge_spec.h"
 #include "diag.h"
+#include "limits.h"
+#include "yamlutil.h"
 #include "objective.h"
 #include "plot.h"
 #include "provenance.h"
@@ -41,9 +43,13 @@ static const char usage[] =
     "      --plot DIR         also write DIR/converge.png (+ .dat, .gp): the curves of\n"
     "                         the chosen step sizes, or the final value against S for\n"
     "                         a converge.stages sweep\n"
+    "      --time-limit S     stop after S seconds (exit 3, nothing written)\n"
+    "      --max-memory B     host memory one replay may take (8e9, 8G; default half\n"
+    "                         the machine)\n"
     "  -h, --help             show this help\n"
     "\n"
-    "Exit status: 0 ok, 1 bad input, 2 usage, 3 a budget no method can reach.\n";
+    "Exit status: 0 ok, 1 bad input, 2 usage, 3 a budget no method can reach or the\n"
+    "time limit, 130 interrupted (Ctrl-C; nothing written).\n";
 
 /* One method's chosen run at one stage count. */
 struct outcome {
@@ -432,6 +438,7 @@ int pp_cmd_converge(int argc, char **argv)
         {"set", required_argument, NULL, 's'},    {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'}, {"plot", required_argument, NULL, 'p'},
         {"log-every", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+        {"time-limit", required_argument, NULL, 'T'}, {"max-memory", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     struct job jb = {0};
@@ -459,6 +466,26 @@ int pp_cmd_converge(int argc, char **argv)
         case 'p':
             plot_dir = optarg;
             break;
+        case 'T': {
+            double t;
+            if (pp_parse_decimal(optarg, &t) != 0 || !(t > 0)) {
+                free(jb.sets);
+                return pp_cli_usage("converge", "--time-limit: '%s' is not a number of seconds > 0",
+                                    optarg);
+            }
+            pp_limits_set_deadline(t);
+            break;
+        }
+        case 'M': {
+            double m;
+            if (pp_limits_parse_bytes(optarg, &m) != 0) {
+                free(jb.sets);
+                return pp_cli_usage("converge", "--max-memory: '%s' is not a size such as 8e9 or 8G",
+                                    optarg);
+            }
+            pp_limits_set_max_memory(m);
+            break;
+        }
         case 'L':
             jb.log_every = strtoll(optarg, &end, 10);
             if (!*optarg || *end || jb.log_every < 1) {

@@ -14,6 +14,8 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "limits.h"
+#include "yamlutil.h"
 #include "provenance.h"
 #include "diag.h"
 #include "pdgraph.h"
@@ -58,11 +60,16 @@ static const char usage[] =
     "      --optimizer-factor K        optimizer state bytes per weight byte (default 2: Adam)\n"
     "  -h, --help                      show this help\n"
     "\n"
-    "Exit status: 0 ok, 1 bad input, 2 usage, 3 nothing fits (the reason is printed).\n";
+    "      --time-limit S              stop the simulated search after S seconds (exit 3,\n"
+    "                                  nothing written); Ctrl-C stops it cleanly (exit 130)\n"
+    "\n"
+    "Exit status: 0 ok, 1 bad input, 2 usage, 3 nothing fits or the time limit was\n"
+    "reached (the reason is printed), 130 interrupted.\n";
 
 enum opt_id {
     O_FILE, O_MACHINES, O_BW, O_MEM, O_USE_MEM, O_STRAIGHT, O_FEWER, O_ACR, O_OUTDIR, O_FORMAT,
-    O_COLLAPSE, O_MAX_STATES, O_OBJECTIVE, O_SCHEDULE, O_MICROBATCHES, O_GRAD, O_OPTIM, O_REPEAT, O_HELP,
+    O_COLLAPSE, O_MAX_STATES, O_OBJECTIVE, O_SCHEDULE, O_MICROBATCHES, O_GRAD, O_OPTIM, O_REPEAT,
+    O_TIME_LIMIT, O_HELP,
 };
 
 static const struct {
@@ -88,6 +95,7 @@ static const struct {
     [O_GRAD] = {"gradient-factor", 0, 1},
     [O_OPTIM] = {"optimizer-factor", 0, 1},
     [O_REPEAT] = {"repeat", 0, 1},
+    [O_TIME_LIMIT] = {"time-limit", 0, 1},
     [O_HELP] = {"help", 'h', 0},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -224,6 +232,13 @@ static int take_value(struct args *a, int id, const char *flag, const char *v)
         if (end == v || *end || r < 1 || r > 100000)
             return pp_cli_usage("plan", "--repeat: an integer 1..100000, got '%s'", v);
         a->repeat = r;
+        return 0;
+    }
+    case O_TIME_LIMIT: {
+        double t;
+        if (pp_parse_decimal(v, &t) != 0 || !(t > 0))
+            return pp_cli_usage("plan", "--time-limit: a number of seconds > 0, got '%s'", v);
+        pp_limits_set_deadline(t);
         return 0;
     }
     case O_MAX_STATES: {

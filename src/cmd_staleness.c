@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "diag.h"
+#include "limits.h"
 #include "plot.h"
 #include "provenance.h"
 #include "report.h"
@@ -47,9 +48,12 @@ static const char usage[] =
     "                         (unit-time model of the schedule, S = 2 .. --max-stages),\n"
     "                         log-log, with least-squares fits a S^2 + b S and c S^2\n"
     "      --max-stages S     the plot's largest S (default 128)\n"
+    "      --max-memory B     host memory the replay may take (8e9, 8G; default half\n"
+    "                         the machine)\n"
     "  -h, --help             show this help\n"
     "\n"
-    "Exit status: 0 ok, 1 bad input, 2 usage.\n";
+    "Exit status: 0 ok, 1 bad input, 2 usage, 3 too large for --max-memory, 130\n"
+    "interrupted.\n";
 
 struct opts {
     const char *scenario, *out_path, *plot_dir, *schedule;
@@ -80,6 +84,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"set", required_argument, NULL, 's'},          {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},       {"plot", required_argument, NULL, 'p'},
         {"max-stages", required_argument, NULL, 'X'},   {"help", no_argument, NULL, 'h'},
+        {"max-memory", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -109,6 +114,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return PP_EXIT_USAGE;
             o->iterations = (int)v;
             break;
+        case 'M': {
+            double m;
+            if (pp_limits_parse_bytes(optarg, &m) != 0)
+                return pp_cli_usage("staleness", "--max-memory: '%s' is not a size such as 8e9 or 8G",
+                                    optarg);
+            pp_limits_set_max_memory(m);
+            break;
+        }
         case 'X':
             if (parse_int(optarg, "--max-stages", 2, 512, &v))
                 return PP_EXIT_USAGE;

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "diag.h"
+#include "limits.h"
 #include "pp_config.h"
 #include "provenance.h"
 #include "scenario.h"
@@ -52,11 +53,15 @@ static const char usage[] =
     "                         e.g. --shard $SLURM_ARRAY_TASK_ID/16; join with sweep merge\n"
     "      --yes              allow more than 100000 configurations (up to 1e8)\n"
     "      --no-progress      no progress bar (it shows only when stderr is a terminal)\n"
+    "      --time-limit S     stop after S seconds of wall-clock time (exit 3, nothing\n"
+    "                         written; split the sweep with --shard instead)\n"
+    "      --max-memory B     host memory one configuration may take (8e9, 8G, 512Mi;\n"
+    "                         default half the machine); larger ones are invalid rows\n"
     "  -h, --help             show this help\n"
     "\n"
     "Under mpirun (an MPI build: meson setup -Dmpi=enabled), the ranks split the\n"
     "configurations and rank 0 prints the one CSV. Exit status: 0 ok, 1 bad input,\n"
-    "2 usage.\n";
+    "2 usage, 3 time limit or too large, 130 interrupted.\n";
 
 struct opts {
     const char *scenario, *out_path, *summary_path;
@@ -89,6 +94,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"output", required_argument, NULL, 'o'},  {"summary", required_argument, NULL, 'S'},
         {"jobs", required_argument, NULL, 'j'},    {"shard", required_argument, NULL, 'H'},
         {"yes", no_argument, NULL, 'y'},           {"no-progress", no_argument, NULL, 'P'},
+        {"time-limit", required_argument, NULL, 'T'}, {"max-memory", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
@@ -130,6 +136,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'y':
             o->yes = 1;
             break;
+        case 'T': {
+            double t;
+            if (pp_parse_decimal(optarg, &t) != 0 || !(t > 0))
+                return pp_cli_usage("sweep", "--time-limit: '%s' is not a number of seconds > 0",
+                                    optarg);
+            pp_limits_set_deadline(t);
+            break;
+        }
+        case 'M': {
+            double m;
+            if (pp_limits_parse_bytes(optarg, &m) != 0)
+                return pp_cli_usage("sweep", "--max-memory: '%s' is not a size such as 8e9 or 8G",
+                                    optarg);
+            pp_limits_set_max_memory(m);
+            break;
+        }
         case 'P':
             o->progress = 0;
             break;
@@ -383,7 +405,17 @@ int pp_cmd_sweep(int argc, char **argv)
     pp_buf_init(&csv);
     pp_sweep_csv_header(&csv, &sw);
     run_distributed(&job, first, n, o.jobs, &bar, &csv, stats, rank, ranks);
-    if (rank == 0) {
+    int stopped = pp_limits_stop() != PP_GO_ON;
+#if PP_HAVE_MPI
+    if (mpi_on) /* one rank stopped: the CSV would miss its rows */
+        MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+#endif
+    if (stopped) {
+        char what[96];
+        snprintf(what, sizeof what, "before all %llu configurations ran", (unsigned long long)n);
+        rc = pp_limits_stopped(&d, what);
+        status = rank == 0 ? pp_cli_fail(&d, rc) : PP_EXIT_FAIL;
+    } else if (rank == 0) {
         status = pp_cli_emit(&csv, o.out_path);
         if (status == PP_EXIT_OK && o.out_path && strcmp(o.out_path, "-") != 0) {
             /* a CSV has no room for provenance: FILE.meta.json beside it */

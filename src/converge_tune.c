@@ -11,6 +11,7 @@
 
 #include "converge_int.h"
 #include "diag.h"
+#include "limits.h"
 #include "xalloc.h"
 
 #define CURVE_EPS 1e-16 /* the authors' floor before logs and ratios */
@@ -165,7 +166,9 @@ int pp_cv_tune(const struct pp_objective *o, const struct pp_cv_method *m,
             ro.log_steps = 1;
         else
             ro.log_updates = 1;
-        int rc = pp_cv_run(o, &rm, &ro, &tr->res, d);
+        int rc = pp_limits_stop() ? pp_limits_stopped(d, "while tuning step sizes") : 0;
+        if (rc == 0)
+            rc = pp_cv_run(o, &rm, &ro, &tr->res, d);
         if (rc) {
             free(y);
             pp_cv_tuning_free(out);

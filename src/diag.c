@@ -40,6 +40,7 @@ const char *pp_strerror(int code)
     case PP_EINVAL: return "invalid input";
     case PP_EINFEASIBLE: return "infeasible";
     case PP_ENOMEM: return "resource limit";
+    case PP_EINTR: return "interrupted";
     }
     return "unknown error";
 }

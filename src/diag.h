@@ -16,6 +16,7 @@ enum {
     PP_EINVAL = 3,      /* well-formed but semantically invalid input */
     PP_EINFEASIBLE = 4, /* valid request with no feasible answer (e.g. memory) */
     PP_ENOMEM = 5,      /* a resource limit (size cap) was hit */
+    PP_EINTR = 6,       /* stopped by SIGINT or SIGTERM */
 };
 
 struct pp_diag {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "limits.h"
 #include "pp_config.h"
 
 static const char usage[] =
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
     };
     int c;
     gsl_set_error_handler_off();
+    pp_limits_install_signals();
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
         switch (c) {

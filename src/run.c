@@ -9,6 +9,7 @@
 #include "autopart.h"
 #include "costmodel.h"
 #include "diag.h"
+#include "limits.h"
 #include "partition.h"
 #include "scenario.h"
 #include "schedule.h"
@@ -66,6 +67,29 @@ static void bubble_conventions(struct pp_run *r)
     }
 }
 
+/* Estimate what the plan and the replay will take before building either:
+ * the bytes per op measured by `ppsim bench` (docs/performance.md: about 100
+ * without spans, 175 with 16-byte spans; spans are 32 bytes now), with a
+ * margin, times the ops the scenario asks for. */
+static int check_memory(const struct pp_scenario *sc, int record_spans, struct pp_diag *d)
+{
+    double per_mb = 2.0 * sc->stages * sc->chunks; /* F and B per piece */
+    if (pp_schedule_splits_backward(sc->schedule))
+        per_mb *= 1.5;                              /* B becomes BI + BW */
+    if (sc->schedule == PP_SCHED_DUALPIPE || sc->schedule == PP_SCHED_DUALPIPEV ||
+        sc->schedule == PP_SCHED_CHIMERA)
+        per_mb *= 2;                                /* two model copies' worth of buffers */
+    double ops = per_mb * (double)sc->microbatches + 4.0 * sc->stages;
+    double bytes_per_op = record_spans ? 240 : 130;
+    double need = ops * bytes_per_op, have = pp_limits_max_memory();
+    if (need <= have)
+        return 0;
+    return pp_diag_set(d, PP_EINFEASIBLE, sc->file, 0, 0,
+                       "this run needs an estimated %.3g GB (%.3g ops x %.0f bytes), more than "
+                       "the %.3g GB --max-memory allows",
+                       need / 1e9, ops, bytes_per_op, have / 1e9);
+}
+
 int pp_run_scenario(const struct pp_scenario *sc, int record_spans, struct pp_run **out,
                     struct pp_diag *d)
 {
@@ -92,6 +116,8 @@ int pp_run_scenario(const struct pp_scenario *sc, int record_spans, struct pp_ru
         }
         break;
     }
+    if (rc == 0)
+        rc = check_memory(sc, record_spans, d);
     struct pp_sched_params sp;
     pp_scenario_sched_params(sc, &sp);
     sp.costs = r->part;

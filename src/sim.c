@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "diag.h"
+#include "limits.h"
 #include "partition.h"
 #include "schedule.h"
 #include "xalloc.h"
@@ -523,7 +524,9 @@ static int loop(struct ctx *c, struct pp_diag *d)
         try_start(c, dv, 0);
     struct pp_event ev;
     while (pp_evq_pop(c->q, &ev)) {
-        c->n_events++;
+        /* a long replay can be stopped: look every million events */
+        if ((++c->n_events & 0xFFFFF) == 0 && pp_limits_stop())
+            return pp_limits_stopped(d, "during a simulation");
         on_end(c, ev.arg, ev.t_ns);
     }
     for (int dv = 0; dv < c->plan->n_devices; dv++) {

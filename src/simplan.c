@@ -9,6 +9,7 @@
 #include "antichain.h"
 #include "costmodel.h"
 #include "diag.h"
+#include "limits.h"
 #include "partition.h"
 #include "pdgraph.h"
 #include "pdplan.h"
@@ -213,7 +214,9 @@ int pp_simplan_run(const struct pp_pdgraph *g, const struct pp_antichains *a,
             c->stages = p;
             c->source = src ? PP_SP_PIPEDREAM : PP_SP_MEMORY_DP;
             c->cuts = cuts;
-            int rc = score(g, a, o, c, d);
+            int rc = pp_limits_stop() ? pp_limits_stopped(d, "while scoring plans") : 0;
+            if (rc == 0)
+                rc = score(g, a, o, c, d);
             if (rc) {
                 pp_simplan_free(s);
                 return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "limits.h"
 #include "partition.h"
 #include "schedule.h"
 #include "sim.h"
@@ -249,6 +250,14 @@ int pp_staleness_unit(enum pp_schedule_kind kind, int stages, int64_t microbatch
         return pp_diag_set(d, PP_EINVAL, NULL, 0, 0,
                            "microbatches: %lld; the steady state needs at least 2 x stages = %lld",
                            (long long)N, 2 * (long long)stages);
+    /* the replay keeps spans (240 B per op, as run.c estimates) and the
+     * counters 24 B per (microbatch, block) */
+    double need = 2.0 * stages * (double)N * 240 + (double)N * stages * 24;
+    if (need > pp_limits_max_memory())
+        return pp_diag_set(d, PP_EINFEASIBLE, NULL, 0, 0,
+                           "%d stages x %lld microbatches need an estimated %.3g GB, more than "
+                           "the %.3g GB --max-memory allows",
+                           stages, (long long)N, need / 1e9, pp_limits_max_memory() / 1e9);
     /* F = B = 1 step; split-backward schedules get half a step for each half */
     struct pp_partition part = {pp_xcalloc((size_t)stages, sizeof(struct pp_piece)),
                                 (size_t)stages};

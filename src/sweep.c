@@ -463,7 +463,11 @@ void pp_sweep_row(const struct pp_sweep_job *job, uint64_t c, struct pp_buf *b,
             fill_stat(st, run);
         } else {
             char msg[900];
-            pp_buf_puts(b, ",,,,,,,,invalid,,,,,,,,,,,,,");
+            /* too large for --max-memory is a valid configuration that cannot run */
+            int too_big = rc == -PP_EINFEASIBLE;
+            if (too_big)
+                st->status = PP_SWEEP_INFEASIBLE;
+            pp_buf_puts(b, too_big ? ",,,,,,,,infeasible,,,,,,,,,,,,," : ",,,,,,,,invalid,,,,,,,,,,,,,");
             pp_buf_csv_str(b, pp_diag_format(&d, msg, sizeof msg));
         }
         pp_buf_puts(b, "\n");

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "limits.h"
 #include "xalloc.h"
 
 struct pool {
@@ -29,7 +30,7 @@ static void *worker(void *arg)
     struct pool *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        uint64_t i = p->next < p->n ? p->next++ : p->n;
+        uint64_t i = p->next < p->n && !pp_limits_stop() ? p->next++ : p->n;
         pthread_mutex_unlock(&p->lock);
         if (i == p->n)
             return NULL;
@@ -57,7 +58,7 @@ int pp_sweep_run_range(const struct pp_sweep_job *job, uint64_t first, uint64_t 
     int started = 0;
     if (jobs == 1) {
         /* serial: no threads at all, the reference the parallel runs must match */
-        for (uint64_t i = 0; i < n; i++) {
+        for (uint64_t i = 0; i < n && !pp_limits_stop(); i++) {
             pp_sweep_row(job, first + i, &p.rows[i], &stats[i]);
             p.done = i + 1;
             if (progress)
@@ -70,7 +71,8 @@ int pp_sweep_run_range(const struct pp_sweep_job *job, uint64_t first, uint64_t 
         if (started == 0) /* no threads to be had: do it here */
             worker(&p);
         pthread_mutex_lock(&p.lock);
-        while (p.done < n) {
+        /* all taken configurations finish; none is taken once stopped */
+        while (p.done < p.next || (p.done < n && !pp_limits_stop())) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += 200000000;

@@ -12,7 +12,8 @@ typedef void (*pp_sweep_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /* Rows of configurations first .. first+n-1, in that order, appended to out;
  * stats[0..n) receive their summaries. jobs = 1 runs them in the calling
- * thread. */
+ * thread. When pp_limits_stop() turns true no further configuration starts
+ * and the rows are incomplete: the caller checks it and writes nothing. */
 int pp_sweep_run_range(const struct pp_sweep_job *job, uint64_t first, uint64_t n, int jobs,
                        pp_sweep_progress_fn progress, void *ctx, struct pp_buf *out,
                        struct pp_sweep_stat *stats);
