@@ -26,6 +26,7 @@ int pp_cli_fail(const struct pp_diag *d, int rc);
 int pp_cli_emit(const struct pp_buf *b, const char *path);
 
 int pp_cmd_simulate(int argc, char **argv);
+int pp_cmd_plot(int argc, char **argv);
 int pp_cmd_model(int argc, char **argv);
 int pp_cmd_bench(int argc, char **argv);
 int pp_cmd_plan(int argc, char **argv);

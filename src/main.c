@@ -14,6 +14,8 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  simulate SCENARIO.yaml   replay one training iteration under any schedule\n"
+    "  plot KIND INPUT -o DIR   gnuplot figures: throughput, bubble, heatmap, memory, sweep\n"
+    "                           (from a sweep CSV); gantt, memory-timeline, memory (scenario)\n"
     "  plan -f GRAPH -n N ...   choose stage splits: PipeDream's optimizer, same flags\n"
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
     "  schedule export|check    write or check a PyTorch pipelining schedule CSV\n"
@@ -59,6 +61,8 @@ int main(int argc, char **argv)
     char **sub_argv = argv + optind;
     if (strcmp(cmd, "simulate") == 0)
         return pp_cmd_simulate(sub_argc, sub_argv);
+    if (strcmp(cmd, "plot") == 0)
+        return pp_cmd_plot(sub_argc, sub_argv);
     if (strcmp(cmd, "plan") == 0)
         return pp_cmd_plan(sub_argc, sub_argv);
     if (strcmp(cmd, "schedule") == 0)

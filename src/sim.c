@@ -29,6 +29,13 @@ struct edge {
     pp_time occ_ns; /* link occupancy: bytes / bandwidth */
 };
 
+/* What an edge's transfer carries, kept beside the edges only when spans are
+ * recorded (a producer's two halves can feed one consumer: DualPipe's F+B). */
+struct edge_info {
+    int32_t piece, mb;
+    int32_t backward;
+};
+
 /* A FIFO link. Requests reach it in time order (the event loop is), so a
  * transfer's start is known when it is requested: max(now, busy_until). */
 struct link {
@@ -77,6 +84,7 @@ struct ctx {
     pp_time latency_ns;
     struct pp_span *spans;
     struct pp_transfer *transfers; /* in request order (when the producer ends) */
+    struct edge_info *einfo;       /* [n_edges] when spans are recorded */
     size_t n_transfers;
     uint64_t n_events;
 };
@@ -356,6 +364,8 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
         c->out_first[o + 1] += c->out_first[o];
     c->edges = pp_xmalloc_big((n_edges + 1) * sizeof *c->edges);
     c->n_edges = n_edges;
+    if (cfg->record_spans)
+        c->einfo = pp_xmalloc_big((n_edges + 1) * sizeof *c->einfo);
     uint32_t *fill = pp_xmalloc_big((n + 1) * sizeof *fill);
     memcpy(fill, c->out_first, (n + 1) * sizeof *fill);
     size_t links_cap = 0, n_cross = 0;
@@ -366,8 +376,16 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
     for (size_t o = 0; o < n; o++) {
         int k = op_deps(plan, &ix, o, &dp);
         for (int i = 0; i < k; i++) {
-            struct edge *e = &c->edges[fill[dp.prod[i]]++];
+            size_t at = fill[dp.prod[i]]++;
+            struct edge *e = &c->edges[at];
             e->consumer = (uint32_t)o;
+            if (c->einfo) {
+                const struct pp_op *pr = &plan->ops[dp.prod[i]];
+                int from_b = dp.backward[i] && pr->kind == PP_OP_FB;
+                c->einfo[at].piece = from_b ? pr->piece2 : pr->piece;
+                c->einfo[at].mb = (int32_t)dp.mb[i];
+                c->einfo[at].backward = dp.backward[i];
+            }
             int src = c->op_dev[dp.prod[i]], dst = c->op_dev[o];
             if (src == dst) {
                 e->link = -1;
@@ -449,27 +467,18 @@ static void try_start(struct ctx *c, int dv, pp_time t)
     pp_evq_push(c->q, t + op_dur(c, op), 1, EV_END, (uint32_t)o);
 }
 
-/* The F half of an op, if any: its piece, else -1. */
-static int fwd_piece(const struct pp_op *op)
-{
-    return op->kind == PP_OP_F || op->kind == PP_OP_FB ? op->piece : -1;
-}
-
 /* Record a transfer (only when spans are kept). */
-static void note_transfer(struct ctx *c, uint32_t prod_op, const struct edge *ed, pp_time start,
-                          pp_time arrive)
+static void note_transfer(struct ctx *c, const struct edge *ed, pp_time start, pp_time arrive)
 {
-    const struct pp_op *prod = &c->plan->ops[prod_op], *cons = &c->plan->ops[ed->consumer];
+    const struct edge_info *ei = &c->einfo[ed - c->edges];
     struct pp_transfer *tr = &c->transfers[c->n_transfers++];
-    int kp = fwd_piece(prod), kc = fwd_piece(cons);
-    int forward = kp >= 0 && kc == kp + 1 && cons->mb == prod->mb;
     tr->start_ns = start;
     tr->end_ns = arrive;
     tr->src_dev = c->links[ed->link].src;
     tr->dst_dev = c->links[ed->link].dst;
-    tr->backward = !forward;
-    tr->piece = forward || prod->kind != PP_OP_FB ? prod->piece : prod->piece2;
-    tr->mb = forward || prod->kind != PP_OP_FB ? prod->mb : prod->mb2;
+    tr->backward = ei->backward;
+    tr->piece = ei->piece;
+    tr->mb = ei->mb;
 }
 
 static void on_end(struct ctx *c, uint32_t o, pp_time t)
@@ -508,7 +517,7 @@ static void on_end(struct ctx *c, uint32_t o, pp_time t)
             l->busy_until_ns = start + e->occ_ns;
             arrive = l->busy_until_ns + c->latency_ns;
             if (c->transfers)
-                note_transfer(c, o, e, start, arrive);
+                note_transfer(c, e, start, arrive);
         }
         if (arrive > c->ready_ns[e->consumer])
             c->ready_ns[e->consumer] = arrive;
@@ -560,6 +569,7 @@ static void ctx_free(struct ctx *c)
     pp_evq_free(c->q);
     free(c->spans);
     free(c->transfers);
+    free(c->einfo);
 }
 
 /* Host wall-clock time, for the benchmark only; never part of a report. */

@@ -169,7 +169,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check(rc == 0, f'--plot: {rc} {se!r}')
     if rc == 0:
         names = sorted(os.listdir(pdir))
-        check(names == ['gantt.dat', 'gantt.gp', 'gantt.png'], f'plot files: {names}')
+        check(names == ['gantt.dat', 'gantt.gp', 'gantt.png', 'memory-timeline.dat',
+                        'memory-timeline.gp', 'memory-timeline.png'], f'plot files: {names}')
         check(open(os.path.join(pdir, 'gantt.png'), 'rb').read(8) == b'\x89PNG\r\n\x1a\n',
               'gantt.png is not a PNG')
 
