@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "diag.h"
+#include "limits.h"
 #include "plot.h"
 #include "report.h"
 #include "run.h"
@@ -22,15 +23,19 @@ static const char usage[] =
     "                         --set pipeline.microbatches=16; same validation as the file\n"
     "  -f, --format FMT       table (default), csv or json\n"
     "  -o, --output FILE      write the report to FILE (atomically) instead of stdout\n"
-    "      --plot DIR         also write DIR/gantt.png (+ gantt.dat, gantt.gp) via gnuplot\n"
+    "      --plot DIR         also write DIR/gantt.png and DIR/memory-timeline.png\n"
+    "                         (+ .dat, .gp beside them) via gnuplot\n"
     "      --trace FILE.json  also write a Chrome trace (Perfetto, chrome://tracing)\n"
     "      --trace-iterations A:B  keep iterations A..B-1 in the trace (an iteration is\n"
     "                         one optimizer step: the whole plan of a flushing schedule\n"
     "                         is iteration 0, without a flush one microbatch)\n"
+    "      --max-memory B     host memory the replay may take (8e9, 8G, 512Mi; default\n"
+    "                         half the machine): larger runs stop before allocating\n"
     "  -h, --help             show this help\n"
     "\n"
     "SCENARIO may be - for standard input. Exit status: 0 ok, 1 bad input, 2 usage,\n"
-    "3 the configuration does not fit in device memory (the report is still printed).\n";
+    "3 the configuration does not fit in device memory (the report is still printed)\n"
+    "or the run would exceed --max-memory, 130 interrupted.\n";
 
 /* --trace FILE and --trace-iterations A:B, checked before anything runs. */
 static int check_trace_args(const char *path, const char *iters, const char *out_path,
@@ -74,6 +79,7 @@ int pp_cmd_simulate(int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"plot", required_argument, NULL, 'p'},
         {"trace", required_argument, NULL, 'T'},
         {"trace-iterations", required_argument, NULL, 'I'},
+        {"max-memory", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char **sets = pp_xcalloc((size_t)argc + 1, sizeof *sets);
@@ -107,6 +113,16 @@ int pp_cmd_simulate(int argc, char **argv)
         case 'I':
             trace_iters = optarg;
             break;
+        case 'M': {
+            double m;
+            if (pp_limits_parse_bytes(optarg, &m) != 0) {
+                free(sets);
+                return pp_cli_usage("simulate", "--max-memory: '%s' is not a size such as 8e9 or 8G",
+                                    optarg);
+            }
+            pp_limits_set_max_memory(m);
+            break;
+        }
         case 'h':
             fputs(usage, stdout);
             free(sets);

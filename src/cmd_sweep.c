@@ -14,11 +14,14 @@
 #include "cli.h"
 #include "diag.h"
 #include "limits.h"
+#include "csvtab.h"
+#include "plot.h"
 #include "pp_config.h"
 #include "provenance.h"
 #include "scenario.h"
 #include "sweep.h"
 #include "sweep_run.h"
+#include "trace.h"
 #include "xalloc.h"
 #include "yamlutil.h"
 
@@ -57,6 +60,12 @@ static const char usage[] =
     "                         written; split the sweep with --shard instead)\n"
     "      --max-memory B     host memory one configuration may take (8e9, 8G, 512Mi;\n"
     "                         default half the machine); larger ones are invalid rows\n"
+    "      --plot DIR         also write the plots that apply (docs/plots.md): throughput\n"
+    "                         and bubble against microbatches per schedule, peak memory,\n"
+    "                         a heat map when two numeric keys are swept\n"
+    "      --terminal T       png (default), svg or pdf for --plot\n"
+    "      --trace FILE.json  a Chrome/Perfetto trace with one process per configuration\n"
+    "                         (at most 256 configurations; narrow with --where)\n"
     "  -h, --help             show this help\n"
     "\n"
     "Under mpirun (an MPI build: meson setup -Dmpi=enabled), the ranks split the\n"
@@ -64,7 +73,8 @@ static const char usage[] =
     "2 usage, 3 time limit or too large, 130 interrupted.\n";
 
 struct opts {
-    const char *scenario, *out_path, *summary_path;
+    const char *scenario, *out_path, *summary_path, *plot_dir, *trace_path;
+    int term;
     const char **sets, **grids, **wheres;
     size_t n_sets, n_grids, n_wheres;
     int jobs, yes, progress;
@@ -95,6 +105,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"jobs", required_argument, NULL, 'j'},    {"shard", required_argument, NULL, 'H'},
         {"yes", no_argument, NULL, 'y'},           {"no-progress", no_argument, NULL, 'P'},
         {"time-limit", required_argument, NULL, 'T'}, {"max-memory", required_argument, NULL, 'M'},
+        {"plot", required_argument, NULL, 'p'},    {"terminal", required_argument, NULL, 't'},
+        {"trace", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
@@ -135,6 +147,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'y':
             o->yes = 1;
+            break;
+        case 'p':
+            o->plot_dir = optarg;
+            break;
+        case 't':
+            if ((o->term = pp_plot_term_from_name(optarg)) < 0)
+                return pp_cli_usage("sweep", "--terminal: png, svg or pdf, got '%s'", optarg);
+            break;
+        case 'R':
+            o->trace_path = optarg;
             break;
         case 'T': {
             double t;
@@ -348,6 +370,61 @@ static int run_distributed(const struct pp_sweep_job *job, uint64_t first, uint6
 
 static int merge(int argc, char **argv);
 
+/* --plot DIR: every sweep plot the grid allows, read back from the CSV. */
+static int sweep_plots(const struct opts *o, const struct pp_scenario *base, const struct pp_buf *csv)
+{
+    struct pp_diag d = {{0}, 0, 0, {0}};
+    struct pp_csvtab *t = NULL;
+    int rc = pp_csvtab_parse(csv->data, csv->len, "sweep.csv", &t, &d);
+    struct pp_plot_sweep po = {0};
+    po.device_memory_bytes = base->device_memory_bytes;
+    po.term = (enum pp_plot_term)o->term;
+    const char *written[8];
+    int n = 0;
+    if (rc == 0)
+        rc = pp_plot_sweep_all(t, &po, o->plot_dir, written, &n, &d);
+    pp_csvtab_free(t);
+    if (rc)
+        return pp_cli_fail(&d, rc);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "ppsim: wrote %s%s%s.%s\n", o->plot_dir,
+                o->plot_dir[strlen(o->plot_dir) - 1] == '/' ? "" : "/", written[i],
+                pp_plot_term_name(po.term));
+    return PP_EXIT_OK;
+}
+
+/* --trace FILE: re-run each configuration that ran, keeping op spans, as one
+ * trace process per configuration (pid = config + 1, docs/trace.md). */
+static int sweep_trace(const struct opts *o, const struct pp_sweep_job *job, uint64_t first,
+                       uint64_t n, const struct pp_sweep_stat *stats)
+{
+    struct pp_diag d = {{0}, 0, 0, {0}};
+    uint64_t ran = 0;
+    for (uint64_t i = 0; i < n; i++)
+        ran += stats[i].status == PP_SWEEP_OK || stats[i].status == PP_SWEEP_INFEASIBLE;
+    if (ran > 256)
+        return pp_cli_fail(&d, pp_diag_set(&d, PP_EINFEASIBLE, o->trace_path, 0, 0,
+                                            "%llu configurations ran; a trace holds at most 256 "
+                                            "(narrow the sweep with --where or --shard)",
+                                            (unsigned long long)ran));
+    struct pp_buf b;
+    pp_buf_init(&b);
+    struct pp_trace tr;
+    pp_trace_begin(&tr, &b);
+    struct pp_trace_opts topts = {0, 0};
+    int rc = 0;
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        if (stats[i].status != PP_SWEEP_OK && stats[i].status != PP_SWEEP_INFEASIBLE)
+            continue;
+        rc = pp_sweep_trace_run(job, first + i, &tr, &topts, &d);
+    }
+    pp_trace_end(&tr);
+    if (rc == 0)
+        rc = pp_write_file_atomic(o->trace_path, b.data, b.len, &d);
+    pp_buf_free(&b);
+    return rc ? pp_cli_fail(&d, rc) : PP_EXIT_OK;
+}
+
 int pp_cmd_sweep(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "merge") == 0)
@@ -441,6 +518,10 @@ int pp_cmd_sweep(int argc, char **argv)
             fputs(sum.data, stderr);
         }
         pp_buf_free(&sum);
+        if (status == PP_EXIT_OK && o.plot_dir)
+            status = sweep_plots(&o, base, &csv);
+        if (status == PP_EXIT_OK && o.trace_path)
+            status = sweep_trace(&o, &job, first, n, stats);
     }
     pp_buf_free(&csv);
     free(stats);

@@ -11,6 +11,7 @@
 #include "run.h"
 #include "scenario.h"
 #include "schedule.h"
+#include "trace.h"
 #include "xalloc.h"
 #include "yamlutil.h"
 
@@ -406,6 +407,38 @@ static void results(struct pp_buf *b, const struct pp_run *r)
         pp_buf_csv_str(b, r->infeasible_reason);
 }
 
+/* The base --set overrides plus one "KEY=VALUE" per axis for configuration c. */
+struct config_sets {
+    const char **sets;
+    char **owned;
+    size_t n;
+};
+
+static void config_sets_make(const struct pp_sweep_job *job, uint64_t c, struct config_sets *cs)
+{
+    const struct pp_sweep *s = job->sweep;
+    cs->n = job->n_base_sets + s->n_axes;
+    cs->sets = pp_xcalloc(cs->n + 1, sizeof *cs->sets);
+    cs->owned = pp_xcalloc(s->n_axes + 1, sizeof *cs->owned);
+    for (size_t i = 0; i < job->n_base_sets; i++)
+        cs->sets[i] = job->base_sets[i];
+    for (size_t a = 0; a < s->n_axes; a++) {
+        const char *v = s->axes[a].values[value_of(s, c, a)];
+        size_t n = strlen(s->axes[a].key) + strlen(v) + 2;
+        cs->owned[a] = pp_xmalloc(n);
+        snprintf(cs->owned[a], n, "%s=%s", s->axes[a].key, v);
+        cs->sets[job->n_base_sets + a] = cs->owned[a];
+    }
+}
+
+static void config_sets_free(struct config_sets *cs, const struct pp_sweep *s)
+{
+    for (size_t a = 0; a < s->n_axes; a++)
+        free(cs->owned[a]);
+    free(cs->owned);
+    free(cs->sets);
+}
+
 void pp_sweep_describe(const struct pp_sweep *s, uint64_t c, struct pp_buf *b)
 {
     for (size_t a = 0; a < s->n_axes; a++)
@@ -427,18 +460,10 @@ void pp_sweep_row(const struct pp_sweep_job *job, uint64_t c, struct pp_buf *b,
                   struct pp_sweep_stat *st)
 {
     const struct pp_sweep *s = job->sweep;
-    size_t n_sets = job->n_base_sets + s->n_axes;
-    const char **sets = pp_xcalloc(n_sets + 1, sizeof *sets);
-    char **owned = pp_xcalloc(s->n_axes + 1, sizeof *owned);
-    for (size_t i = 0; i < job->n_base_sets; i++)
-        sets[i] = job->base_sets[i];
-    for (size_t a = 0; a < s->n_axes; a++) {
-        const char *v = s->axes[a].values[value_of(s, c, a)];
-        size_t n = strlen(s->axes[a].key) + strlen(v) + 2;
-        owned[a] = pp_xmalloc(n);
-        snprintf(owned[a], n, "%s=%s", s->axes[a].key, v);
-        sets[job->n_base_sets + a] = owned[a];
-    }
+    struct config_sets cs;
+    config_sets_make(job, c, &cs);
+    const char **sets = cs.sets;
+    size_t n_sets = cs.n;
     struct pp_diag d = {{0}, 0, 0, {0}};
     struct pp_scenario *sc = NULL;
     struct pp_run *run = NULL;
@@ -474,8 +499,31 @@ void pp_sweep_row(const struct pp_sweep_job *job, uint64_t c, struct pp_buf *b,
     }
     pp_run_free(run);
     pp_scenario_free(sc);
-    for (size_t a = 0; a < s->n_axes; a++)
-        free(owned[a]);
-    free(owned);
-    free(sets);
+    config_sets_free(&cs, s);
+}
+
+int pp_sweep_trace_run(const struct pp_sweep_job *job, uint64_t c, struct pp_trace *tr,
+                       const struct pp_trace_opts *opts, struct pp_diag *d)
+{
+    const struct pp_sweep *s = job->sweep;
+    struct config_sets cs;
+    config_sets_make(job, c, &cs);
+    const char **sets = cs.sets;
+    size_t n_sets = cs.n;
+    struct pp_scenario *sc = NULL;
+    struct pp_run *run = NULL;
+    struct pp_buf label;
+    pp_buf_init(&label);
+    pp_buf_printf(&label, "config %llu: ", (unsigned long long)c);
+    pp_sweep_describe(s, c, &label);
+    int rc = pp_scenario_parse(job->buf, job->len, job->file, sets, n_sets, &sc, d);
+    if (rc == 0)
+        rc = pp_run_scenario(sc, 1, &run, d);
+    if (rc == 0)
+        rc = pp_trace_add_run(tr, run, (int)c, label.data, opts, d);
+    pp_buf_free(&label);
+    pp_run_free(run);
+    pp_scenario_free(sc);
+    config_sets_free(&cs, s);
+    return rc;
 }

@@ -105,6 +105,12 @@ void pp_sweep_csv_header(struct pp_buf *b, const struct pp_sweep *s);
  * it concurrently. */
 void pp_sweep_row(const struct pp_sweep_job *job, uint64_t c, struct pp_buf *b,
                   struct pp_sweep_stat *st);
+/* Re-run configuration c keeping op spans and add it to trace tr as process
+ * c (the CSV's row must have run: status ok or infeasible). */
+struct pp_trace;
+struct pp_trace_opts;
+int pp_sweep_trace_run(const struct pp_sweep_job *job, uint64_t c, struct pp_trace *tr,
+                       const struct pp_trace_opts *opts, struct pp_diag *d);
 /* "pipeline.schedule=zb-h1, pipeline.microbatches=32" for configuration c. */
 void pp_sweep_describe(const struct pp_sweep *s, uint64_t c, struct pp_buf *b);
 

@@ -41,6 +41,12 @@ out = os.path.join(tmp, 'o.txt')
 rc, so, se = run(['staleness', '--stages', '4096', '--max-memory', '1G', '-o', out])
 check(rc == 3 and 'estimated' in se and 'GB' in se and '--max-memory' in se,
       f'staleness --max-memory: {rc} {se}')
+rc, so, se = run(['simulate', SC, '--set', 'pipeline.microbatches=1000000', '--max-memory', '1G',
+                  '-o', out])
+check(rc == 3 and 'needs an estimated' in se and '--max-memory' in se and not os.path.exists(out),
+      f'simulate --max-memory: {rc} {se}')
+rc, so, se = run(['simulate', SC, '--max-memory', '1G', '-f', 'json'])
+check(rc == 0, f'a small run under --max-memory 1G: {rc} {se}')
 rc, so, se = run(['sweep', SC, '--grid', 'pipeline.microbatches=8,1000000', '--max-memory', '1G',
                   '--no-progress', '--summary', os.devnull])
 rows = so.splitlines()[1:]

@@ -189,6 +189,32 @@ for args, want, text in BAD:
 rc, so, se = run('sweep', SC, *GRID, '-o', '/nonexistent-dir/x.csv', '--no-progress')
 check(rc == 1 and 'nonexistent-dir' in se, f'unwritable output: {rc} {se}')
 
+# --plot and --trace.
+pdir = os.path.join(tmp, 'plots')
+tpath = os.path.join(tmp, 'sweep-trace.json')
+rc, so, se = run('sweep', SC, '--grid', 'pipeline.schedule=1f1b,zb-h1', '--grid',
+                 'pipeline.microbatches=8,16,24', '--plot', pdir, '--trace', tpath, '--no-progress',
+                 '--summary', os.devnull)
+check(rc == 0, f'sweep --plot --trace: {rc} {se}')
+if shutil.which('gnuplot'):
+    for stem in ('throughput', 'bubble', 'memory'):
+        for ext in ('dat', 'gp', 'png'):
+            check(os.path.exists(os.path.join(pdir, f'{stem}.{ext}')), f'--plot wrote no {stem}.{ext}')
+    check(f'wrote {pdir}/throughput.png' in se, f'--plot names its files: {se}')
+if os.path.exists(tpath):
+    tr = json.load(open(tpath))
+    ev = tr['traceEvents'] if isinstance(tr, dict) else tr
+    names = {e['args']['name'] for e in ev if e.get('ph') == 'M' and e.get('name') == 'process_name'}
+    check(len(names) == 6, f'one trace process per configuration: {len(names)}')
+    check(any('pipeline.schedule=zb-h1' in n for n in names), f'process names: {sorted(names)[:2]}')
+else:
+    check(False, 'sweep --trace wrote nothing')
+rc, so, se = run('sweep', SC, '--grid', 'pipeline.microbatches=' + ','.join(map(str, range(8, 2200, 8))),
+                 '--trace', tpath + '2', '--no-progress', '--summary', os.devnull)
+check(rc == 3 and 'at most 256' in se and not os.path.exists(tpath + '2'), f'big --trace: {rc} {se}')
+rc, so, se = run('sweep', SC, '--grid', 'pipeline.stages=8', '--terminal', 'gif')
+check(rc == 2 and '--terminal' in se, f'--terminal gif: {rc} {se}')
+
 shutil.rmtree(tmp)
 print(f'{checks} checks, {len(failures)} failures')
 for f in failures:
