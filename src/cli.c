@@ -6,6 +6,8 @@
 
 #include "buf.h"
 #include "diag.h"
+#include "limits.h"
+#include "yamlutil.h"
 
 int pp_cli_usage(const char *cmd, const char *fmt, ...)
 {
@@ -32,4 +34,22 @@ int pp_cli_emit(const struct pp_buf *b, const char *path)
     struct pp_diag d = {{0}, 0, 0, {0}};
     int rc = pp_write_file_atomic(path ? path : "-", b->data ? b->data : "", b->len, &d);
     return rc ? pp_cli_fail(&d, rc) : PP_EXIT_OK;
+}
+
+int pp_cli_max_memory(const char *cmd, const char *arg)
+{
+    double m;
+    if (pp_limits_parse_bytes(arg, &m) != 0)
+        return pp_cli_usage(cmd, "--max-memory: '%s' is not a size such as 8e9 or 8G", arg);
+    pp_limits_set_max_memory(m);
+    return 0;
+}
+
+int pp_cli_time_limit(const char *cmd, const char *arg)
+{
+    double t;
+    if (pp_parse_decimal(arg, &t) != 0 || !(t > 0))
+        return pp_cli_usage(cmd, "--time-limit: '%s' is not a number of seconds > 0", arg);
+    pp_limits_set_deadline(t);
+    return 0;
 }

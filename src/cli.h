@@ -22,6 +22,10 @@ int pp_cli_usage(const char *cmd, const char *fmt, ...)
     ;
 /* Print the diagnostic as one line on stderr; returns the exit status for rc. */
 int pp_cli_fail(const struct pp_diag *d, int rc);
+/* --max-memory BYTES and --time-limit SECONDS (limits.h): 0, or the usage
+ * status after printing why. */
+int pp_cli_max_memory(const char *cmd, const char *arg);
+int pp_cli_time_limit(const char *cmd, const char *arg);
 /* Write the buffer to path ("-" or NULL = stdout), atomically for files. */
 int pp_cli_emit(const struct pp_buf *b, const char *path);
 

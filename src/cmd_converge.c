@@ -466,26 +466,14 @@ int pp_cmd_converge(int argc, char **argv)
         case 'p':
             plot_dir = optarg;
             break;
-        case 'T': {
-            double t;
-            if (pp_parse_decimal(optarg, &t) != 0 || !(t > 0)) {
+        case 'T':
+        case 'M':
+            if ((status = c == 'T' ? pp_cli_time_limit("converge", optarg)
+                                   : pp_cli_max_memory("converge", optarg))) {
                 free(jb.sets);
-                return pp_cli_usage("converge", "--time-limit: '%s' is not a number of seconds > 0",
-                                    optarg);
+                return status;
             }
-            pp_limits_set_deadline(t);
             break;
-        }
-        case 'M': {
-            double m;
-            if (pp_limits_parse_bytes(optarg, &m) != 0) {
-                free(jb.sets);
-                return pp_cli_usage("converge", "--max-memory: '%s' is not a size such as 8e9 or 8G",
-                                    optarg);
-            }
-            pp_limits_set_max_memory(m);
-            break;
-        }
         case 'L':
             jb.log_every = strtoll(optarg, &end, 10);
             if (!*optarg || *end || jb.log_every < 1) {

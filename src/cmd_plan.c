@@ -234,13 +234,8 @@ static int take_value(struct args *a, int id, const char *flag, const char *v)
         a->repeat = r;
         return 0;
     }
-    case O_TIME_LIMIT: {
-        double t;
-        if (pp_parse_decimal(v, &t) != 0 || !(t > 0))
-            return pp_cli_usage("plan", "--time-limit: a number of seconds > 0, got '%s'", v);
-        pp_limits_set_deadline(t);
-        return 0;
-    }
+    case O_TIME_LIMIT:
+        return pp_cli_time_limit("plan", v);
     case O_MAX_STATES: {
         char *end;
         long long n = strtoll(v, &end, 10);

@@ -113,16 +113,12 @@ int pp_cmd_simulate(int argc, char **argv)
         case 'I':
             trace_iters = optarg;
             break;
-        case 'M': {
-            double m;
-            if (pp_limits_parse_bytes(optarg, &m) != 0) {
+        case 'M':
+            if ((status = pp_cli_max_memory("simulate", optarg))) {
                 free(sets);
-                return pp_cli_usage("simulate", "--max-memory: '%s' is not a size such as 8e9 or 8G",
-                                    optarg);
+                return status;
             }
-            pp_limits_set_max_memory(m);
             break;
-        }
         case 'h':
             fputs(usage, stdout);
             free(sets);

@@ -114,14 +114,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return PP_EXIT_USAGE;
             o->iterations = (int)v;
             break;
-        case 'M': {
-            double m;
-            if (pp_limits_parse_bytes(optarg, &m) != 0)
-                return pp_cli_usage("staleness", "--max-memory: '%s' is not a size such as 8e9 or 8G",
-                                    optarg);
-            pp_limits_set_max_memory(m);
+        case 'M':
+            if (pp_cli_max_memory("staleness", optarg))
+                return PP_EXIT_USAGE;
             break;
-        }
         case 'X':
             if (parse_int(optarg, "--max-stages", 2, 512, &v))
                 return PP_EXIT_USAGE;

@@ -158,22 +158,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'R':
             o->trace_path = optarg;
             break;
-        case 'T': {
-            double t;
-            if (pp_parse_decimal(optarg, &t) != 0 || !(t > 0))
-                return pp_cli_usage("sweep", "--time-limit: '%s' is not a number of seconds > 0",
-                                    optarg);
-            pp_limits_set_deadline(t);
+        case 'T':
+            if (pp_cli_time_limit("sweep", optarg))
+                return PP_EXIT_USAGE;
             break;
-        }
-        case 'M': {
-            double m;
-            if (pp_limits_parse_bytes(optarg, &m) != 0)
-                return pp_cli_usage("sweep", "--max-memory: '%s' is not a size such as 8e9 or 8G",
-                                    optarg);
-            pp_limits_set_max_memory(m);
+        case 'M':
+            if (pp_cli_max_memory("sweep", optarg))
+                return PP_EXIT_USAGE;
             break;
-        }
         case 'P':
             o->progress = 0;
             break;
