@@ -162,6 +162,15 @@ int pp_write_file_atomic(const char *path, const char *data, size_t len, struct 
             return pp_diag_set(d, PP_EIO, "<stdout>", 0, 0, "write error: %s", strerror(errno));
         return 0;
     }
+    /* A device or a pipe (/dev/null, a FIFO, /dev/stdout) is written in
+     * place: renaming a temporary file over it would replace the device. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        FILE *f = fopen(path, "wb");
+        int ok = f && fwrite(data, 1, len, f) == len;
+        ok = (f ? fclose(f) == 0 : 0) && ok;
+        return ok ? 0 : pp_diag_set(d, PP_EIO, path, 0, 0, "cannot write: %s", strerror(errno));
+    }
     size_t plen = strlen(path);
     char *tmp = pp_xmalloc(plen + 16);
     snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);

@@ -215,6 +215,12 @@ check(rc == 3 and 'at most 256' in se and not os.path.exists(tpath + '2'), f'big
 rc, so, se = run('sweep', SC, '--grid', 'pipeline.stages=8', '--terminal', 'gif')
 check(rc == 2 and '--terminal' in se, f'--terminal gif: {rc} {se}')
 
+# Output to a device is written in place: a rename would replace /dev/null.
+rc, so, se = run('sweep', SC, '--grid', 'pipeline.microbatches=8', '-o', os.devnull,
+                 '--summary', os.devnull, '--no-progress')
+import stat
+check(rc == 0 and stat.S_ISCHR(os.stat(os.devnull).st_mode), f'{os.devnull} is no longer a device')
+
 shutil.rmtree(tmp)
 print(f'{checks} checks, {len(failures)} failures')
 for f in failures:
