@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,6 +284,9 @@ static int build_sweep(const struct opts *o, const char *buf, size_t len, struct
         rc = pp_sweep_add_grid(sw, o->grids[i], d);
     for (size_t i = 0; i < o->n_wheres && rc == 0; i++)
         rc = pp_sweep_add_where(sw, o->wheres[i], d);
+    if (rc == 0 && sw->n_axes == 0) /* name the file that has no sweep: block */
+        rc = pp_diag_set(d, PP_EPARSE, o->scenario, 0, 0,
+                         "empty grid: no sweep: block and no --grid KEY=V1,V2,...");
     if (rc == 0)
         rc = pp_sweep_check(sw, d);
     uint64_t n = rc == 0 ? pp_sweep_size(sw) : 0;
@@ -486,7 +490,9 @@ int pp_cmd_sweep(int argc, char **argv)
         status = rank == 0 ? pp_cli_fail(&d, rc) : PP_EXIT_FAIL;
     } else if (rank == 0) {
         status = pp_cli_emit(&csv, o.out_path);
-        if (status == PP_EXIT_OK && o.out_path && strcmp(o.out_path, "-") != 0) {
+        struct stat st_out;
+        if (status == PP_EXIT_OK && o.out_path && strcmp(o.out_path, "-") != 0 &&
+            stat(o.out_path, &st_out) == 0 && S_ISREG(st_out.st_mode)) {
             /* a CSV has no room for provenance: FILE.meta.json beside it */
             struct pp_buf meta;
             pp_buf_init(&meta);
