@@ -26,7 +26,9 @@ int pp_cli_fail(const struct pp_diag *d, int rc)
     fprintf(stderr, "%s\n", pp_diag_format(d, line, sizeof line));
     if (rc == -PP_EINTR)
         return PP_EXIT_INTERRUPTED;
-    return rc == -PP_EINFEASIBLE ? PP_EXIT_INFEASIBLE : PP_EXIT_FAIL;
+    /* A size past a cap (10^12 microbatches, a 300 MB file) is a valid request
+     * ppsim cannot take on, not a malformed one. */
+    return rc == -PP_EINFEASIBLE || rc == -PP_ENOMEM ? PP_EXIT_INFEASIBLE : PP_EXIT_FAIL;
 }
 
 int pp_cli_emit(const struct pp_buf *b, const char *path)

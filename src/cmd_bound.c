@@ -52,7 +52,7 @@ static const char usage[] =
     "  -h, --help           show this help\n"
     "\n"
     "Exit status: 0 ok, 1 bad value (or a schedule the staleness analyser cannot\n"
-    "replay), 2 usage.\n";
+    "replay), 2 usage, 3 more stages or microbatches than --schedule replays.\n";
 
 static const char caveat[] =
     "reconstructed (pipedream-theory.md §3.2): inferred from the authors' code; the "
@@ -82,6 +82,15 @@ static int bad_value(const char *opt, const char *why, const char *s)
     return pp_cli_fail(&d, -PP_EINVAL);
 }
 
+/* A whole number past what the schedule replay takes on: a valid request, too
+ * large (exit 3). */
+static int too_large(const char *opt, const char *why, const char *s)
+{
+    struct pp_diag d;
+    pp_diag_set(&d, PP_ENOMEM, NULL, 0, 0, "%s: %s, got '%s'", opt, why, s);
+    return pp_cli_fail(&d, -PP_ENOMEM);
+}
+
 /* A decimal number; inf and nan are read so that the range check can name them. */
 static int parse_num(const char *opt, const char *s, double *out)
 {
@@ -94,7 +103,7 @@ static int parse_num(const char *opt, const char *s, double *out)
         return bad_value(opt, "expected a decimal number", s);
     if (errno == ERANGE)
         return bad_value(opt, "number out of range", s);
-    *out = v;
+    *out = v == 0 ? 0 : v; /* -0 is 0: the same row as 0 */
     return 0;
 }
 
@@ -204,8 +213,11 @@ static int parse_args(int argc, char **argv, struct args *a)
         case O_SCHED: rc = parse_schedule(optarg, a); break;
         case O_MB:
             rc = parse_num("--microbatches", optarg, &a->microbatches);
-            if (!rc && !(a->microbatches >= 1 && a->microbatches <= PP_MAX_MICROBATCHES &&
-                         a->microbatches == floor(a->microbatches)))
+            if (!rc && a->microbatches > PP_MAX_MICROBATCHES && isfinite(a->microbatches) &&
+                a->microbatches == floor(a->microbatches))
+                rc = too_large("--microbatches", "more than the limit of 1000000", optarg);
+            else if (!rc && !(a->microbatches >= 1 && a->microbatches <= PP_MAX_MICROBATCHES &&
+                              a->microbatches == floor(a->microbatches)))
                 rc = bad_value("--microbatches", "must be a whole number 1..1000000", optarg);
             break;
         case O_GAMMA: rc = parse_param("--gamma", PP_BOUND_GAMMA, optarg, &a->gamma); break;
@@ -255,7 +267,7 @@ static int parse_args(int argc, char **argv, struct args *a)
             if (a->stages[i] > PP_MAX_STAGES) {
                 char got[32];
                 snprintf(got, sizeof got, "%.17g", a->stages[i]);
-                return bad_value(a->sweep ? "--sweep-stages" : "--stages",
+                return too_large(a->sweep ? "--sweep-stages" : "--stages",
                                  "--schedule replays at most 4096 stages", got);
             }
     return 0;

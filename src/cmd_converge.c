@@ -48,8 +48,8 @@ static const char usage[] =
     "                         the machine)\n"
     "  -h, --help             show this help\n"
     "\n"
-    "Exit status: 0 ok, 1 bad input, 2 usage, 3 a budget no method can reach or the\n"
-    "time limit, 130 interrupted (Ctrl-C; nothing written).\n";
+    "Exit status: 0 ok, 1 bad input, 2 usage, 3 a budget no method can reach, a size\n"
+    "past a limit or the time limit, 130 interrupted (Ctrl-C; nothing written).\n";
 
 /* One method's chosen run at one stage count. */
 struct outcome {

@@ -32,7 +32,8 @@ static const char usage[] =
     "        with --stages, --chunks or --microbatches it must match them\n"
     "  -h, --help          show this help\n"
     "\n"
-    "Exit status: 0 ok, 1 bad schedule or one the CSV cannot express, 2 usage.\n";
+    "Exit status: 0 ok, 1 bad schedule or one the CSV cannot express, 2 usage, 3 a\n"
+    "stage or microbatch index past ppsim's limits.\n";
 
 enum { O_SCHEDULE = 1, O_STAGES, O_MB, O_CHUNKS, O_COMMS };
 

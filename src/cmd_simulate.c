@@ -35,7 +35,8 @@ static const char usage[] =
     "\n"
     "SCENARIO may be - for standard input. Exit status: 0 ok, 1 bad input, 2 usage,\n"
     "3 the configuration does not fit in device memory (the report is still printed)\n"
-    "or the run would exceed --max-memory, 130 interrupted.\n";
+    "or the run would exceed --max-memory or a size limit (e.g. 10^12 microbatches),\n"
+    "130 interrupted.\n";
 
 /* --trace FILE and --trace-iterations A:B, checked before anything runs. */
 static int check_trace_args(const char *path, const char *iters, const char *out_path,

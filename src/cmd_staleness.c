@@ -1,6 +1,7 @@
 /* cmd_staleness.c - `ppsim staleness`: the delays of the weights every block
  * update reads (pipedream-theory.md §2), for a scenario or the paper's
  * unit-time model, and the delay-against-S figure. */
+#include <errno.h>
 #include <getopt.h>
 #include <gsl/gsl_multifit.h>
 #include <stdio.h>
@@ -52,8 +53,8 @@ static const char usage[] =
     "                         the machine)\n"
     "  -h, --help             show this help\n"
     "\n"
-    "Exit status: 0 ok, 1 bad input, 2 usage, 3 too large for --max-memory, 130\n"
-    "interrupted.\n";
+    "Exit status: 0 ok, 1 bad input, 2 usage, 3 too large for --max-memory or past a\n"
+    "size limit (--stages over 4096, ...), 130 interrupted.\n";
 
 struct opts {
     const char *scenario, *out_path, *plot_dir, *schedule;
@@ -64,10 +65,20 @@ struct opts {
     enum pp_wconv conv;
 };
 
+/* 0, or the exit status: usage for a malformed value, infeasible (3) for a
+ * whole number past the cap, which is a valid request too large to replay. */
 static int parse_int(const char *arg, const char *opt, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
+    errno = 0;
     long long v = strtoll(arg, &end, 10);
+    int whole = *arg && !*end && arg[strspn(arg, " \t")] != '-';
+    if (whole && (v > hi || errno == ERANGE)) {
+        struct pp_diag d;
+        pp_diag_set(&d, PP_ENOMEM, NULL, 0, 0, "%s: more than the limit of %lld, got '%s'", opt,
+                    (long long)hi, arg);
+        return pp_cli_fail(&d, -PP_ENOMEM);
+    }
     if (!*arg || *end || v < lo || v > hi)
         return pp_cli_usage("staleness", "%s: '%s' is not an integer in [%lld, %lld]", opt, arg,
                             (long long)lo, (long long)hi);
@@ -87,31 +98,32 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"max-memory", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, st;
     int64_t v;
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "f:o:h", lo, NULL)) != -1) {
         switch (c) {
         case 'S':
-            if (parse_int(optarg, "--stages", 2, PP_MAX_STAGES, &v))
-                return PP_EXIT_USAGE;
+            if ((st = parse_int(optarg, "--stages", 2, PP_MAX_STAGES, &v)))
+                return st;
             o->stages = (int)v;
             break;
         case 'k':
             o->schedule = optarg;
             break;
         case 'm':
-            if (parse_int(optarg, "--microbatches", 1, PP_MAX_MICROBATCHES, &o->microbatches))
-                return PP_EXIT_USAGE;
+            if ((st = parse_int(optarg, "--microbatches", 1, PP_MAX_MICROBATCHES,
+                                &o->microbatches)))
+                return st;
             break;
         case 'b':
-            if (parse_int(optarg, "--batch", 1, PP_MAX_MICROBATCHES, &o->batch))
-                return PP_EXIT_USAGE;
+            if ((st = parse_int(optarg, "--batch", 1, PP_MAX_MICROBATCHES, &o->batch)))
+                return st;
             break;
         case 'q':
-            if (parse_int(optarg, "--iterations", 1, 1000, &v))
-                return PP_EXIT_USAGE;
+            if ((st = parse_int(optarg, "--iterations", 1, 1000, &v)))
+                return st;
             o->iterations = (int)v;
             break;
         case 'M':
@@ -119,8 +131,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return PP_EXIT_USAGE;
             break;
         case 'X':
-            if (parse_int(optarg, "--max-stages", 2, 512, &v))
-                return PP_EXIT_USAGE;
+            if ((st = parse_int(optarg, "--max-stages", 2, 512, &v)))
+                return st;
             o->max_stages = (int)v;
             break;
         case 'c':

@@ -6,9 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "diag.h"
 #include "xalloc.h"
 #include "yamlutil.h"
+
+/* the cap scenarios and pp_ydoc_load have */
+#define MAX_FILE_BYTES ((size_t)256 << 20)
+
+/* objective.c's cap on the data matrix (OBJ_MAX_ENTRIES), checked here so the
+ * error points at the key. */
+#define CV_MAX_DATA_ENTRIES 5e8
 
 static const char *const section_keys[] = {"objective", "budget_ms", "select", "seed",
                                            "step_ms", "stages", "methods", NULL};
@@ -56,7 +64,7 @@ static int read_objective(const struct pp_ynode *sec, struct pp_objective_spec *
         char path[64];
         snprintf(path, sizeof path, "converge.objective.%s", ints[k]);
         if ((rc = pp_yneed(m, "converge.objective", ints[k], &v, d)) == 0 &&
-            (rc = pp_yint(v, path, 1, 100000000, &x, d)) == 0)
+            (rc = pp_ycount(v, path, 1, 100000000, &x, d)) == 0)
             *dst[k] = (int)x;
     }
     o->mu = 0.01;
@@ -74,6 +82,15 @@ static int read_objective(const struct pp_ynode *sec, struct pp_objective_spec *
     if (rc == 0 && o->examples % o->batch != 0)
         rc = pp_ynode_error(pp_ymap_get(m, "batch"), PP_EPARSE, "converge.objective.batch", d,
                             "%d does not divide examples (%d)", o->batch, o->examples);
+    /* pp_objective_create refuses these too, but without a place in the file. */
+    if (rc == 0 && o->kind == PP_OBJ_NESTEROV && o->examples < o->dim)
+        rc = pp_ynode_error(pp_ymap_get(m, "examples"), PP_EINVAL, "converge.objective.examples",
+                            d, "%d is less than dim (%d); the nesterov Hessian needs examples >= "
+                            "dim", o->examples, o->dim);
+    if (rc == 0 && (double)o->dim * o->examples > CV_MAX_DATA_ENTRIES)
+        rc = pp_ynode_error(pp_ymap_get(m, "examples"), PP_ENOMEM, "converge.objective", d,
+                            "dim x examples = %d x %d, more than the limit of %.0f entries of "
+                            "data", o->dim, o->examples, CV_MAX_DATA_ENTRIES);
     return rc;
 }
 
@@ -166,7 +183,7 @@ static int read_method(const struct pp_ynode *m, size_t idx, struct pp_cv_method
     static const char *const counts[] = {"noam", "local_replicas", "local_steps"};
     int *cdst[] = {&ms->noam, &ms->local_replicas, &ms->local_steps};
     for (int k = 0; k < 3 && rc == 0; k++)
-        if ((x = 0, rc = pp_yopt_int(m, counts[k], kpath(kp, sizeof kp, idx, counts[k]), 1,
+        if ((x = 0, rc = pp_yopt_count(m, counts[k], kpath(kp, sizeof kp, idx, counts[k]), 1,
                                      1000000, &x, d)) == 0 && x)
             *cdst[k] = (int)x;
     if ((v = pp_ymap_get(m, "local_replicas"))) {
@@ -174,7 +191,7 @@ static int read_method(const struct pp_ynode *m, size_t idx, struct pp_cv_method
         ms->replicas_col = v->col;
     }
     if (rc == 0)
-        rc = pp_yopt_int(m, "batch_microbatches", kpath(kp, sizeof kp, idx, "batch_microbatches"),
+        rc = pp_yopt_count(m, "batch_microbatches", kpath(kp, sizeof kp, idx, "batch_microbatches"),
                          1, 1000000, &ms->batch_microbatches, d);
     if (rc == 0 && (v = pp_ymap_get(m, "delta"))) {
         double dv;
@@ -185,7 +202,7 @@ static int read_method(const struct pp_ynode *m, size_t idx, struct pp_cv_method
             rc = pp_yint(v, kp, 0, INT64_MAX / 4, &ms->delta, d);
     }
     if (rc == 0)
-        rc = pp_yopt_int(m, "iterations", kpath(kp, sizeof kp, idx, "iterations"), 1, 1000000000,
+        rc = pp_yopt_count(m, "iterations", kpath(kp, sizeof kp, idx, "iterations"), 1, 1000000000,
                          &ms->iterations, d);
     int dw = 0;
     if (rc == 0 && (rc = pp_yopt_word(m, "delays", kpath(kp, sizeof kp, idx, "delays"),
@@ -233,8 +250,22 @@ static int read_section(const struct pp_ynode *root, struct pp_cv_spec *s, struc
         s->stages = pp_xcalloc(v->n, sizeof *s->stages);
         s->n_stages = v->n;
         for (size_t k = 0; k < v->n && rc == 0; k++)
-            rc = pp_yint(v->kids[k], "converge.stages", 2, 4096, &s->stages[k], d);
+            rc = pp_ycount(v->kids[k], "converge.stages", 2, 4096, &s->stages[k], d);
     }
+    /* Every stage needs a coordinate; said here, at dim, rather than when the
+     * objective is built. A malformed pipeline.stages is the scenario's to report. */
+    int64_t most = 0, x;
+    for (size_t k = 0; k < s->n_stages; k++)
+        most = s->stages[k] > most ? s->stages[k] : most;
+    const struct pp_ynode *pl = pp_ymap_get(root, "pipeline");
+    if (rc == 0 && !s->n_stages && pl && (v = pp_ymap_get(pl, "stages")) &&
+        pp_yint(v, "pipeline.stages", 1, 4096, &x, NULL) == 0)
+        most = x;
+    if (rc == 0 && most > s->objective.dim)
+        rc = pp_ynode_error(pp_ymap_get(pp_ymap_get(sec, "objective"), "dim"), PP_EINVAL,
+                            "converge.objective.dim", d,
+                            "%d is less than the %lld stages (every stage needs a coordinate)",
+                            s->objective.dim, (long long)most);
     if (rc)
         return rc;
     if ((rc = pp_yneed(sec, "converge", "methods", &v, d)))
@@ -253,17 +284,17 @@ static int read_section(const struct pp_ynode *root, struct pp_cv_spec *s, struc
     return rc;
 }
 
-int pp_cv_spec_load(const char *path, const char *const *sets, size_t n_sets,
-                    struct pp_cv_spec **out, struct pp_diag *d)
+int pp_cv_spec_parse(const char *buf, size_t len, const char *file, const char *const *sets,
+                     size_t n_sets, struct pp_cv_spec **out, struct pp_diag *d)
 {
     struct pp_ydoc *doc = NULL;
-    int rc = pp_ydoc_load(path, &doc, d);
+    int rc = pp_ydoc_parse(buf, len, file, &doc, d);
     for (size_t i = 0; i < n_sets && rc == 0; i++)
         rc = pp_ydoc_set(doc, sets[i], d);
     if (rc == 0 && !doc->root)
-        rc = pp_diag_set(d, PP_EPARSE, path, 0, 0, "empty scenario");
+        rc = pp_diag_set(d, PP_EPARSE, file, 0, 0, "empty scenario");
     struct pp_cv_spec *s = pp_xcalloc(1, sizeof *s);
-    s->file = pp_xstrdup(path);
+    s->file = pp_xstrdup(file);
     if (rc == 0)
         rc = read_section(doc->root, s, d);
     /* one block per stage: the objectives' blocks are the pipeline's pieces */
@@ -279,4 +310,18 @@ int pp_cv_spec_load(const char *path, const char *const *sets, size_t n_sets,
     }
     *out = s;
     return 0;
+}
+
+int pp_cv_spec_load(const char *path, const char *const *sets, size_t n_sets,
+                    struct pp_cv_spec **out, struct pp_diag *d)
+{
+    char *buf;
+    size_t len;
+    int rc = pp_read_file(path, MAX_FILE_BYTES, &buf, &len, d);
+    if (rc)
+        return rc;
+    rc = pp_cv_spec_parse(buf, len, strcmp(path, "-") == 0 ? "<stdin>" : path, sets, n_sets,
+                          out, d);
+    free(buf);
+    return rc;
 }

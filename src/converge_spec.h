@@ -66,6 +66,10 @@ struct pp_cv_spec {
  * overrides the scenario got. Errors name file:line:col and the key. */
 int pp_cv_spec_load(const char *path, const char *const *sets, size_t n_sets,
                     struct pp_cv_spec **out, struct pp_diag *d);
+/* The same from buf[0..len) (need not be NUL-terminated); `file` names it in
+ * messages and in s->file. */
+int pp_cv_spec_parse(const char *buf, size_t len, const char *file, const char *const *sets,
+                     size_t n_sets, struct pp_cv_spec **out, struct pp_diag *d);
 void pp_cv_spec_free(struct pp_cv_spec *s);
 
 const char *pp_cvm_name(enum pp_cvm m);

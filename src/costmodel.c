@@ -65,7 +65,9 @@ static int looks_like_graph(const char *buf, size_t len)
             static const char fct[] = "forward_compute_time=";
             for (size_t i = 0; i + sizeof fct - 1 <= n && !key; i++)
                 key = memcmp(p + i, fct, sizeof fct - 1) == 0;
-            return sep && key;
+            /* An edge line ("<TAB>a -- b") first: a graph whose nodes are missing,
+             * which the graph reader names; YAML cannot start with a tab. */
+            return sep && (key || *p == '\t');
         }
         p = nl ? nl + 1 : end;
     }

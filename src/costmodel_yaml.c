@@ -192,7 +192,7 @@ static int read_uniform(const struct pp_ynode *m, const char *path, struct lbuil
         return pp_ynode_error(m, PP_EPARSE, path, d, "missing key 'count'");
     join(full, sizeof full, path, "count");
     int64_t count;
-    if ((rc = pp_yint(cn, full, 1, MAX_LAYERS, &count, d)))
+    if ((rc = pp_ycount(cn, full, 1, MAX_LAYERS, &count, d)))
         return rc;
     const char *name = NULL;
     const struct pp_ynode *nm = pp_ymap_get(m, "name");

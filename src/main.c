@@ -18,6 +18,7 @@ static const char usage[] =
     "                           (from a sweep CSV); gantt, memory-timeline, memory (scenario)\n"
     "  plan -f GRAPH -n N ...   choose stage splits: PipeDream's optimizer, same flags\n"
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
+    "  model transformer ...    per-layer costs of a GPT from its shape and a GPU; model gpus\n"
     "  schedule export|check    write or check a PyTorch pipelining schedule CSV\n"
     "  sweep SCENARIO --grid K=V1,V2   one CSV row per configuration, in parallel\n"
     "  staleness SCENARIO|--stages S   weight delays of a schedule (PipeDream theory)\n"

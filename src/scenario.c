@@ -161,7 +161,7 @@ static int read_partition(const struct pp_ynode *v, struct pp_scenario *sc, stru
         char ipath[64];
         snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
         int64_t c;
-        int rc = pp_yint(v->kids[i], ipath, 1, MAX_LAYER_COUNT, &c, d);
+        int rc = pp_ycount(v->kids[i], ipath, 1, MAX_LAYER_COUNT, &c, d);
         if (rc)
             return rc;
         sc->partition_counts[i] = (size_t)c;
@@ -175,7 +175,7 @@ static int opt_small_int(const struct pp_ynode *map, const char *key, int64_t hi
     char path[64];
     snprintf(path, sizeof path, "pipeline.%s", key);
     int64_t v = 0;
-    int rc = pp_yopt_int(map, key, path, 1, hi, &v, d);
+    int rc = pp_yopt_count(map, key, path, 1, hi, &v, d);
     if (rc == 0 && pp_ymap_get(map, key))
         *out = (int)v;
     return rc;
@@ -359,7 +359,7 @@ static int check_semantics(struct pp_scenario *sc, const struct pp_ynode *cluste
     /* Forward and backward of every microbatch on every piece: the simulator's size. */
     unsigned long long ops = 2ull * (unsigned long long)sc->microbatches * pieces;
     if (ops > PP_MAX_OPS)
-        return pp_ynode_error(mbs ? mbs : pipeline, PP_EINVAL, "pipeline.microbatches", d,
+        return pp_ynode_error(mbs ? mbs : pipeline, PP_ENOMEM, "pipeline.microbatches", d,
                               "2 x %lld microbatches x %zu pieces = %llu compute ops, more than "
                               "the limit of %llu",
                               (long long)sc->microbatches, pieces, ops, PP_MAX_OPS);
@@ -410,7 +410,7 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
     if ((rc = pp_yneed(cluster, "cluster", "devices", &v, d)))
         return rc;
     int64_t i64;
-    if ((rc = pp_yint(v, "cluster.devices", 1, MAX_DEVICES, &i64, d)))
+    if ((rc = pp_ycount(v, "cluster.devices", 1, MAX_DEVICES, &i64, d)))
         return rc;
     sc->devices = (int)i64;
     if ((rc = pp_yopt_num(cluster, "device_memory_bytes", "cluster.device_memory_bytes", 2,
@@ -460,11 +460,11 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
     if (!sfile && (rc = read_schedule_name(v, sc, d)))
         return rc;
     if ((rc = pp_yneed(pipeline, "pipeline", "stages", &v, d)) ||
-        (rc = pp_yint(v, "pipeline.stages", 1, PP_MAX_STAGES, &i64, d)))
+        (rc = pp_ycount(v, "pipeline.stages", 1, PP_MAX_STAGES, &i64, d)))
         return rc;
     sc->stages = (int)i64;
     i64 = 1;
-    if ((rc = pp_yopt_int(pipeline, "chunks", "pipeline.chunks", 1, PP_MAX_CHUNKS, &i64, d)))
+    if ((rc = pp_yopt_count(pipeline, "chunks", "pipeline.chunks", 1, PP_MAX_CHUNKS, &i64, d)))
         return rc;
     sc->chunks = (int)i64;
     /* microbatches may follow from global_batch_size (check_semantics). */
@@ -472,7 +472,7 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
         (rc = pp_yneed(pipeline, "pipeline", "microbatches", &v, d)))
         return rc;
     if ((v = pp_ymap_get(pipeline, "microbatches")) &&
-        (rc = pp_yint(v, "pipeline.microbatches", 1, PP_MAX_MICROBATCHES, &sc->microbatches, d)))
+        (rc = pp_ycount(v, "pipeline.microbatches", 1, PP_MAX_MICROBATCHES, &sc->microbatches, d)))
         return rc;
     if ((rc = pp_yopt_num(pipeline, "global_batch_size", "pipeline.global_batch_size", 1,
                       &sc->global_batch_size, d)))
@@ -511,7 +511,8 @@ int pp_scenario_parse(const char *buf, size_t len, const char *file, const char 
     if (rc)
         return rc;
     if (!doc->root || doc->root->kind != PP_Y_MAP) {
-        if (doc->root)
+        const struct pp_ynode *r = doc->root; /* "---" alone is an empty scalar */
+        if (r && (r->kind != PP_Y_SCALAR || r->quoted || r->value[0]))
             rc = pp_ynode_error(doc->root, PP_EPARSE, "", d,
                                 "expected a mapping at the top level (keys name, model, "
                                 "cluster, pipeline, training)");

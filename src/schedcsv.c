@@ -78,7 +78,7 @@ static int parse_single(struct pp_csvparser *p, const char *s, size_t n, uint32_
         return pp_diag_set(p->d, PP_EPARSE, p->file, line, col, "malformed action '%s' (%s)",
                            pp_csv_shown(s, n, t, sizeof t), expected_syntax);
     if (stage == -2)
-        return pp_diag_set(p->d, PP_EINVAL, p->file, line, col,
+        return pp_diag_set(p->d, PP_ENOMEM, p->file, line, col,
                            "action '%s': stage index above the limit of %d",
                            pp_csv_shown(s, n, t, sizeof t), MAX_PIECES - 1);
     /* The type is the whole run of capitals, so "2BW0" is not "2B" + junk. */
@@ -104,7 +104,7 @@ static int parse_single(struct pp_csvparser *p, const char *s, size_t n, uint32_
                            pp_csv_shown(s, n, t, sizeof t),
                            pp_csv_shown(s + mb_at, n - mb_at, u, sizeof u));
     if (mb == -2)
-        return pp_diag_set(p->d, PP_EINVAL, p->file, line, col,
+        return pp_diag_set(p->d, PP_ENOMEM, p->file, line, col,
                            "action '%s': microbatch index above the limit of %d",
                            pp_csv_shown(s, n, t, sizeof t), PP_MAX_MICROBATCHES - 1);
     static const int kinds[4] = {A_F, A_I, A_B, A_W};
@@ -214,6 +214,19 @@ static int tokenize(struct pp_csvparser *p)
     size_t pending_blank = 0;
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         i = 3; /* a spreadsheet's byte-order mark */
+    /* Actions are ASCII: name a stray byte (Latin-1 text, a binary file) rather
+     * than report it as part of a malformed action. */
+    for (size_t k = i, ls = i, ln = 1; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c == '\n' || (c == '\r' && (k + 1 >= n || s[k + 1] != '\n'))) {
+            ln++;
+            ls = k + 1;
+        } else if (c >= 0x7f || (c < 0x20 && c != '\r' && !is_ws((char)c))) {
+            return pp_diag_set(p->d, PP_EPARSE, p->file, (unsigned)ln, (unsigned)(k - ls + 1),
+                               "not a schedule CSV: byte 0x%02x is not printable ASCII text",
+                               (unsigned)c);
+        }
+    }
     while (i < n) {
         size_t line_start = i;
         int blank = 1;
@@ -271,7 +284,7 @@ static int tokenize(struct pp_csvparser *p)
             pending_blank++;
         } else {
             if (rank >= PP_MAX_STAGES)
-                return pp_diag_set(p->d, PP_EINVAL, p->file, line, 1,
+                return pp_diag_set(p->d, PP_ENOMEM, p->file, line, 1,
                                    "more than %d rows; each row is one rank", PP_MAX_STAGES);
             for (size_t k = pending_blank; k > 0; k--)
                 add_row(p, line - (uint32_t)k);
@@ -287,7 +300,7 @@ int pp_schedcsv_parse(const char *buf, size_t len, const char *file,
                       const struct pp_schedcsv_expect *expect, struct pp_plan **out,
                       struct pp_diag *d)
 {
-    struct pp_diag scratch;
+    struct pp_diag scratch = {{0}, 0, 0, {0}};
     struct pp_csvparser p;
     memset(&p, 0, sizeof p);
     p.buf = buf;

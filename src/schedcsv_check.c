@@ -187,7 +187,20 @@ static int check_placement(const struct pp_csvparser *p, struct shape *sh)
         return pp_diag_set(p->d, PP_EINVAL, p->file, 1, 1,
                            "%d stages do not split evenly over %d ranks (chunks = stages / ranks "
                            "must be a whole number)", sh->n_st, sh->ranks);
-    return 0;
+    /* The plan has one chunk count for every rank: a rank that runs more or
+     * fewer stages (an idle row, found by fuzzing) would be simulated as
+     * something else, and written back as another schedule. */
+    int per = sh->n_st / sh->ranks, rc = 0;
+    int *held = pp_xcalloc((size_t)sh->ranks, sizeof *held);
+    for (int s = 0; s < sh->n_st; s++)
+        held[sh->stage_rank[s]]++;
+    for (int r = 0; r < sh->ranks && rc == 0; r++)
+        if (held[r] != per)
+            rc = pp_diag_set(p->d, PP_EINVAL, p->file, p->row_line[r], 1,
+                             "rank %d runs %d stage%s, expected %d (%d stages over %d ranks)", r,
+                             held[r], held[r] == 1 ? "" : "s", per, sh->n_st, sh->ranks);
+    free(held);
+    return rc;
 }
 
 /* Bits of a (stage, microbatch) cell. */

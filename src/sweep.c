@@ -2,6 +2,7 @@
 #include "sweep.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ void pp_sweep_free(struct pp_sweep *s)
         free(s->where[w].lhs);
         free(s->where[w].rhs);
         free(s->where[w].text);
+        free(s->where[w].file);
     }
     free(s->where);
     memset(s, 0, sizeof *s);
@@ -181,10 +183,16 @@ int pp_sweep_add_yaml(struct pp_sweep *s, const struct pp_ynode *sw, struct pp_d
                                   "expected a list of filters such as \"microbatches >= stages\"");
         for (size_t i = 0; rc == 0 && i < where->n; i++) {
             struct pp_diag sub = {{0}, 0, 0, {0}};
-            if (where->kids[i]->kind != PP_Y_SCALAR ||
-                pp_sweep_add_where(s, where->kids[i]->value, &sub))
-                rc = pp_ynode_error(where->kids[i], PP_EPARSE, "sweep.where", d, "%s",
+            const struct pp_ynode *f = where->kids[i];
+            if (f->kind != PP_Y_SCALAR || pp_sweep_add_where(s, f->value, &sub)) {
+                rc = pp_ynode_error(f, PP_EPARSE, "sweep.where", d, "%s",
                                     sub.msg[0] ? sub.msg : "expected a filter string");
+            } else if (f->line) { /* pp_sweep_check's errors point here */
+                struct pp_sweep_where *w = &s->where[s->n_where - 1];
+                w->file = pp_xstrdup(f->file);
+                w->line = f->line;
+                w->col = f->col;
+            }
         }
     }
     return rc;
@@ -201,13 +209,15 @@ int pp_sweep_add_where(struct pp_sweep *s, const char *expr, struct pp_diag *d)
             continue;
         char *lhs = trimmed(expr, (size_t)(at - expr));
         char *rhs = trimmed(at + strlen(ops[k]), strlen(at + strlen(ops[k])));
-        if (!*lhs || !*rhs) {
+        /* "a => b" is not "a =" > "b": an operand holds no operator characters */
+        if (!*lhs || !*rhs || strpbrk(lhs, "=!<>") || strpbrk(rhs, "=!<>")) {
             free(lhs);
             free(rhs);
             break;
         }
         s->where = pp_xrealloc(s->where, (s->n_where + 1) * sizeof *s->where);
-        s->where[s->n_where++] = (struct pp_sweep_where){lhs, rhs, kinds[k], pp_xstrdup(expr)};
+        s->where[s->n_where++] =
+            (struct pp_sweep_where){lhs, rhs, kinds[k], pp_xstrdup(expr), NULL, 0, 0};
         return 0;
     }
     return pp_diag_set(d, PP_EPARSE, "--where", 0, 0,
@@ -225,6 +235,41 @@ static int is_name(const struct pp_sweep *s, const char *x)
     return 0;
 }
 
+/* " (did you mean 'X'?)" for a word close to a swept key or a column, else "". */
+static void name_hint(const struct pp_sweep *s, const char *word, char *out, size_t len)
+{
+    const char **names = pp_xcalloc(s->n_axes + 8, sizeof *names);
+    size_t n = 0;
+    for (size_t a = 0; a < s->n_axes; a++)
+        names[n++] = s->axes[a].key;
+    for (int k = 0; effective_cols[k]; k++)
+        names[n++] = effective_cols[k];
+    const char *best = pp_suggest(word, names);
+    if (best)
+        snprintf(out, len, " (did you mean '%s'?)", best);
+    else if (len)
+        out[0] = '\0';
+    free(names);
+}
+
+/* A filter's error at its sweep: entry, or on --where. */
+static int where_error(const struct pp_sweep_where *f, struct pp_diag *d, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int where_error(const struct pp_sweep_where *f, struct pp_diag *d, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (f->file)
+        return pp_diag_set(d, PP_EPARSE, f->file, f->line, f->col, "sweep.where: %s", msg);
+    return pp_diag_set(d, PP_EPARSE, "--where", 0, 0, "%s", msg);
+}
+
 int pp_sweep_check(const struct pp_sweep *s, struct pp_diag *d)
 {
     if (s->n_axes == 0)
@@ -240,15 +285,28 @@ int pp_sweep_check(const struct pp_sweep *s, struct pp_diag *d)
             names += known;
             /* a dotted word that is no axis is a typo, not a literal */
             if (!known && strchr(side[k], '.') && pp_parse_decimal(side[k], &x) != 0)
-                return pp_diag_set(d, PP_EPARSE, "--where", 0, 0,
+                return where_error(f, d,
                                    "'%s' in '%s' is not a swept key (sweep it, or use a column: "
                                    "schedule, stages, chunks, microbatches, microbatch_size, "
                                    "devices, data_parallel)",
                                    side[k], f->text);
+            /* A word ordered against a number is a typo: it would drop every row. */
+            char hint[128];
+            if (!known && f->op != PP_WHERE_EQ && f->op != PP_WHERE_NE &&
+                pp_parse_decimal(side[k], &x) != 0) {
+                name_hint(s, side[k], hint, sizeof hint);
+                return where_error(f, d,
+                                   "'%s' in '%s' is not a number, a swept key or a column%s",
+                                   side[k], f->text, hint);
+            }
         }
-        if (names == 0)
-            return pp_diag_set(d, PP_EPARSE, "--where", 0, 0,
-                               "'%s' names no swept key or column", f->text);
+        if (names == 0) {
+            char hint[128];
+            name_hint(s, f->lhs, hint, sizeof hint);
+            if (!hint[0])
+                name_hint(s, f->rhs, hint, sizeof hint);
+            return where_error(f, d, "'%s' names no swept key or column%s", f->text, hint);
+        }
     }
     return 0;
 }

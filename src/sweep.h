@@ -50,6 +50,8 @@ struct pp_sweep_where {
     char *lhs, *rhs;
     enum pp_where_op op;
     char *text; /* as given, for messages */
+    char *file; /* a sweep: block's entry: where it is, for messages (NULL: --where) */
+    unsigned line, col;
 };
 
 struct pp_sweep {

@@ -52,6 +52,13 @@ int pp_yopt_int(const struct pp_ynode *map, const char *key, const char *path, i
     return v ? pp_yint(v, path, lo, hi, out, d) : 0;
 }
 
+int pp_yopt_count(const struct pp_ynode *map, const char *key, const char *path, int64_t lo,
+                  int64_t hi, int64_t *out, struct pp_diag *d)
+{
+    const struct pp_ynode *v = pp_ymap_get(map, key);
+    return v ? pp_ycount(v, path, lo, hi, out, d) : 0;
+}
+
 /* An optional word from `words` at map[key]; *out = its index (unchanged if
  * absent). */
 int pp_yopt_word(const struct pp_ynode *map, const char *key, const char *path,

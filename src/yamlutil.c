@@ -40,12 +40,14 @@ void pp_ydoc_free(struct pp_ydoc *doc)
     free(doc);
 }
 
-/* libyaml counts columns in characters; its reader errors carry only a byte offset. */
+/* libyaml counts columns in characters, after the byte-order mark; its reader
+ * errors carry only a byte offset. */
 static void offset_to_linecol(const char *buf, size_t len, size_t off, unsigned *line,
                               unsigned *col)
 {
     unsigned l = 1, c = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
+    size_t i = len >= 3 && off >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    for (; i < off && i < len; i++) {
         if (buf[i] == '\n') {
             l++;
             c = 1;
@@ -57,35 +59,133 @@ static void offset_to_linecol(const char *buf, size_t len, size_t off, unsigned 
     *col = c;
 }
 
-static int parser_error(yaml_parser_t *p, const char *buf, size_t len, const char *file,
+/* libyaml ends a stream without a final newline on a line of its own; a
+ * position past the text is reported where the text ends. */
+static void clamp_mark(const char *buf, size_t len, size_t *line, size_t *col)
+{
+    unsigned el, ec;
+    offset_to_linecol(buf, len, len, &el, &ec);
+    if (*line > el || (*line == el && *col > ec)) {
+        *line = el;
+        *col = ec;
+    }
+}
+
+static int reader_error(yaml_parser_t *p, const char *buf, size_t len, const char *file,
                         struct pp_diag *d)
 {
     unsigned line, col;
-    const char *problem = p->problem ? p->problem : "malformed YAML";
-    if (p->error == YAML_READER_ERROR) {
-        offset_to_linecol(buf, len, p->problem_offset, &line, &col);
-        if (p->problem_value != -1)
-            return pp_diag_set(d, PP_EPARSE, file, line, col,
-                               "not valid UTF-8 text: %s (byte 0x%02x)", problem,
-                               (unsigned)p->problem_value & 0xFF);
-        return pp_diag_set(d, PP_EPARSE, file, line, col, "not valid UTF-8 text: %s", problem);
-    }
-    line = (unsigned)p->problem_mark.line + 1;
-    col = (unsigned)p->problem_mark.column + 1;
-    if (p->context)
+    const char *problem = p->problem ? p->problem : "unreadable text";
+    size_t off = p->problem_offset;
+    int v = p->problem_value;
+    if (strcmp(problem, "invalid trailing UTF-8 octet") == 0 && off > 0 && off < len) {
+        /* libyaml names the octet that breaks the sequence; the sequence (often
+         * one Latin-1 letter) starts earlier, and that is where to look. */
+        size_t lead = off - 1;
+        while (lead > 0 && ((unsigned char)buf[lead] & 0xC0) == 0x80)
+            lead--;
+        offset_to_linecol(buf, len, lead, &line, &col);
         return pp_diag_set(d, PP_EPARSE, file, line, col,
-                           "malformed YAML: %s (%s at line %zu, column %zu)", problem,
-                           p->context, p->context_mark.line + 1, p->context_mark.column + 1);
-    return pp_diag_set(d, PP_EPARSE, file, line, col, "malformed YAML: %s", problem);
+                           "not valid UTF-8 text: invalid trailing UTF-8 octet: byte 0x%02x "
+                           "is followed by 0x%02x (save the file as UTF-8)",
+                           (unsigned)(unsigned char)buf[lead], (unsigned)(unsigned char)buf[off]);
+    }
+    offset_to_linecol(buf, len, off, &line, &col);
+    if (v == -1 && off < len)
+        v = (unsigned char)buf[off];
+    if (v == -1)
+        return pp_diag_set(d, PP_EPARSE, file, line, col, "not valid UTF-8 text: %s", problem);
+    /* Past ASCII, libyaml's value is a decoded code point, not a byte. */
+    int decoded = strcmp(problem, "invalid Unicode character") == 0 ||
+                  strcmp(problem, "control characters are not allowed") == 0;
+    if (decoded && v >= 0x80)
+        return pp_diag_set(d, PP_EPARSE, file, line, col, "not valid UTF-8 text: %s (U+%04X)",
+                           problem, (unsigned)v);
+    return pp_diag_set(d, PP_EPARSE, file, line, col, "not valid UTF-8 text: %s (byte 0x%02x)",
+                       problem, (unsigned)v & 0xFF);
 }
+
+static int parser_error(yaml_parser_t *p, const char *buf, size_t len, const char *file,
+                        struct pp_diag *d)
+{
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    if (p->error == YAML_READER_ERROR)
+        return reader_error(p, buf, len, file, d);
+    size_t line = p->problem_mark.line + 1, col = p->problem_mark.column + 1;
+    clamp_mark(buf, len, &line, &col);
+    if (p->context) {
+        size_t cl = p->context_mark.line + 1, cc = p->context_mark.column + 1;
+        clamp_mark(buf, len, &cl, &cc);
+        return pp_diag_set(d, PP_EPARSE, file, (unsigned)line, (unsigned)col,
+                           "malformed YAML: %s (%s at line %zu, column %zu)", problem,
+                           p->context, cl, cc);
+    }
+    return pp_diag_set(d, PP_EPARSE, file, (unsigned)line, (unsigned)col, "malformed YAML: %s",
+                       problem);
+}
+
+/* The keys of a large open mapping, hashed: checking each new key against
+ * every earlier one is quadratic (minutes for a 2 MB file of distinct keys,
+ * found by fuzzing). Small mappings, nearly all of them, keep the scan. */
+#define KEYSET_FROM 16
+struct keyset {
+    size_t *slot; /* pair index + 1; 0 = empty */
+    size_t mask;  /* slots - 1, a power of two minus one */
+};
 
 struct builder {
     struct pp_ynode *stack[PP_YAML_MAX_DEPTH + 1];
     size_t cap[PP_YAML_MAX_DEPTH + 1];   /* allocated kid slots */
     size_t count[PP_YAML_MAX_DEPTH + 1]; /* filled kid slots (maps: keys and values) */
+    struct keyset keys[PP_YAML_MAX_DEPTH + 1];
     int depth;
     size_t nodes;
 };
+
+static void keyset_clear(struct keyset *ks)
+{
+    free(ks->slot);
+    ks->slot = NULL;
+    ks->mask = 0;
+}
+
+static size_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The slot holding map's key of pair `pair`, or the empty slot for it. */
+static size_t *keyset_slot(const struct keyset *ks, const struct pp_ynode *map, size_t pair)
+{
+    const char *key = map->kids[2 * pair]->value;
+    for (size_t i = key_hash(key) & ks->mask;; i = (i + 1) & ks->mask)
+        if (!ks->slot[i] || strcmp(map->kids[2 * (ks->slot[i] - 1)]->value, key) == 0)
+            return &ks->slot[i];
+}
+
+/* The earlier pair of map with the same key as pair `pair`, or SIZE_MAX after
+ * adding it. Pairs before it are distinct (a duplicate stops the parse). */
+static size_t keyset_add(struct keyset *ks, const struct pp_ynode *map, size_t pair)
+{
+    if (!ks->slot || 2 * (pair + 1) > ks->mask) { /* at most half full */
+        size_t n = ks->slot ? 2 * (ks->mask + 1) : 4 * KEYSET_FROM;
+        while (n < 4 * (pair + 1))
+            n *= 2;
+        free(ks->slot);
+        ks->slot = pp_xcalloc(n, sizeof *ks->slot);
+        ks->mask = n - 1;
+        for (size_t i = 0; i < pair; i++)
+            *keyset_slot(ks, map, i) = i + 1;
+    }
+    size_t *slot = keyset_slot(ks, map, pair);
+    if (*slot)
+        return *slot - 1;
+    *slot = pair + 1;
+    return SIZE_MAX;
+}
 
 /* Store n under the open collection. The node is reachable from the root even
  * when a check then fails, so the caller frees everything from the root. */
@@ -113,11 +213,18 @@ static int attach(struct builder *b, struct pp_ynode *n, const char *file, struc
     if (n->kind != PP_Y_SCALAR)
         return pp_diag_set(d, PP_EPARSE, file, n->line, n->col,
                            "mapping keys must be plain scalars");
-    for (size_t i = 0; i < idx; i += 2)
-        if (strcmp(parent->kids[i]->value, n->value) == 0)
-            return pp_diag_set(d, PP_EPARSE, file, n->line, n->col,
-                               "duplicate key '%s' (first at line %u)", n->value,
-                               parent->kids[i]->line);
+    size_t first = SIZE_MAX;
+    if (idx / 2 < KEYSET_FROM) {
+        for (size_t i = 0; i < idx && first == SIZE_MAX; i += 2)
+            if (strcmp(parent->kids[i]->value, n->value) == 0)
+                first = i / 2;
+    } else {
+        first = keyset_add(&b->keys[top], parent, idx / 2);
+    }
+    if (first != SIZE_MAX)
+        return pp_diag_set(d, PP_EPARSE, file, n->line, n->col,
+                           "duplicate key '%s' (first at line %u)", n->value,
+                           parent->kids[2 * first]->line);
     return 0;
 }
 
@@ -205,7 +312,7 @@ static int build(yaml_parser_t *p, const char *buf, size_t len, const char *file
             case YAML_MAPPING_END_EVENT:
             case YAML_SEQUENCE_END_EVENT:
                 if (b.depth > 0)
-                    b.depth--;
+                    keyset_clear(&b.keys[--b.depth]);
                 break;
             default:
                 break;
@@ -225,12 +332,15 @@ static int build(yaml_parser_t *p, const char *buf, size_t len, const char *file
             }
             if (rc == 0 && n && n->kind != PP_Y_SCALAR) {
                 if (b.depth >= PP_YAML_MAX_DEPTH) {
-                    rc = pp_diag_set(d, PP_ENOMEM, file, line, col,
+                    /* No ppsim file nests this deep: malformed input (exit 1),
+                     * not a size ppsim could take on with more memory. */
+                    rc = pp_diag_set(d, PP_EPARSE, file, line, col,
                                      "document is nested more than %d levels deep",
                                      PP_YAML_MAX_DEPTH);
                 } else {
                     b.stack[b.depth] = n;
                     b.cap[b.depth] = b.count[b.depth] = 0;
+                    keyset_clear(&b.keys[b.depth]);
                     b.depth++;
                 }
             }
@@ -238,6 +348,8 @@ static int build(yaml_parser_t *p, const char *buf, size_t len, const char *file
         if (rc)
             break;
     }
+    for (int k = 0; k <= PP_YAML_MAX_DEPTH; k++)
+        keyset_clear(&b.keys[k]);
     if (rc) {
         node_free(top);
         return rc;
@@ -378,7 +490,8 @@ const struct pp_ynode *pp_ymap_get(const struct pp_ynode *m, const char *key)
 static const char *kind_name(const struct pp_ynode *n)
 {
     switch (n->kind) {
-    case PP_Y_SCALAR: return "a scalar";
+    case PP_Y_SCALAR: /* "key:" and nothing after it, often a truncated file */
+        return n->value[0] || n->quoted ? "a scalar" : "an empty value";
     case PP_Y_MAP: return "a mapping";
     case PP_Y_SEQ: return "a list";
     }
@@ -503,6 +616,17 @@ int pp_yint(const struct pp_ynode *n, const char *path, int64_t lo, int64_t hi, 
     }
     *out = (int64_t)v;
     return 0;
+}
+
+int pp_ycount(const struct pp_ynode *n, const char *path, int64_t lo, int64_t hi, int64_t *out,
+              struct pp_diag *d)
+{
+    double v;
+    if (n->kind == PP_Y_SCALAR && !n->quoted && pp_parse_decimal(n->value, &v) == 0 &&
+        v == floor(v) && v > (double)hi)
+        return pp_ynode_error(n, PP_ENOMEM, path, d, "more than the limit of %lld, got '%s'",
+                              (long long)hi, n->value);
+    return pp_yint(n, path, lo, hi, out, d);
 }
 
 int pp_ystr(const struct pp_ynode *n, const char *path, const char **out, struct pp_diag *d)

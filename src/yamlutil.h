@@ -70,6 +70,12 @@ int pp_ynum_nonneg(const struct pp_ynode *n, const char *path, double *out, stru
 /* An integer in [lo, hi]; exponent notation is fine when the value is integral. */
 int pp_yint(const struct pp_ynode *n, const char *path, int64_t lo, int64_t hi, int64_t *out,
             struct pp_diag *d);
+/* A count or size in [lo, hi] where hi is the most ppsim takes on (stages,
+ * microbatches, layers): as pp_yint, but a well-formed whole number above hi
+ * is a valid request that is too large, -PP_ENOMEM (exit 3), "more than the
+ * limit of HI, got 'V'". */
+int pp_ycount(const struct pp_ynode *n, const char *path, int64_t lo, int64_t hi, int64_t *out,
+              struct pp_diag *d);
 int pp_ystr(const struct pp_ynode *n, const char *path, const char **out, struct pp_diag *d);
 int pp_ybool(const struct pp_ynode *n, const char *path, int *out, struct pp_diag *d);
 
@@ -101,6 +107,9 @@ int pp_yopt_num(const struct pp_ynode *map, const char *key, const char *path, i
 /* Optional integer in [lo, hi] (unchanged when absent). */
 int pp_yopt_int(const struct pp_ynode *map, const char *key, const char *path, int64_t lo,
                 int64_t hi, int64_t *out, struct pp_diag *d);
+/* Optional count (pp_ycount) in [lo, hi] (unchanged when absent). */
+int pp_yopt_count(const struct pp_ynode *map, const char *key, const char *path, int64_t lo,
+                  int64_t hi, int64_t *out, struct pp_diag *d);
 /* Optional word from the NULL-terminated `words`; *out = its index. */
 int pp_yopt_word(const struct pp_ynode *map, const char *key, const char *path,
                  const char *const *words, int *out, struct pp_diag *d);

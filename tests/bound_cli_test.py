@@ -91,7 +91,7 @@ check(rc == 1 and so == '' and se.count('\n') == 1 and se.startswith(
 rc, so, se = run(*BASE, '--stages', '1', '--schedule', 'pipedream')
 check(rc == 1 and so == '' and se.count('\n') == 1 and 'stages' in se, f'S = 1 replay: {rc} {se!r}')
 rc, so, se = run(*BASE, '--stages', '5000', '--schedule', 'pipedream')
-check(rc == 1 and se == "error: --stages: --schedule replays at most 4096 stages, got '5000'\n",
+check(rc == 3 and se == "error: --stages: --schedule replays at most 4096 stages, got '5000'\n",
       f'S = 5000 replay: {rc} {se!r}')
 # A result that overflows a double is refused, not printed as inf.
 rc, so, se = run('--L', '1e200', '--G', '1e200', '--delta0', '1', '--iterations', '10',

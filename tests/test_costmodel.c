@@ -592,8 +592,8 @@ static void test_yaml_errors(void)
     CHECK_STR(msg, "m.yaml:1:18: error: uniform.count: must be >= 1, got '0'");
     CHECK_INT(yaml("uniform: {count: 2.5, " L1 "}\n", NULL), -PP_EPARSE);
     CHECK_STR(msg, "m.yaml:1:18: error: uniform.count: expected an integer, got '2.5'");
-    CHECK_INT(yaml("uniform: {count: 1e12, " L1 "}\n", NULL), -PP_EPARSE);
-    CHECK_STR(msg, "m.yaml:1:18: error: uniform.count: must be between 1 and 10000000, got "
+    CHECK_INT(yaml("uniform: {count: 1e12, " L1 "}\n", NULL), -PP_ENOMEM); /* exit 3 */
+    CHECK_STR(msg, "m.yaml:1:18: error: uniform.count: more than the limit of 10000000, got "
                    "'1e12'");
     CHECK_INT(yaml("uniform: {" L1 "}\n", NULL), -PP_EPARSE);
     CHECK_STR(msg, "m.yaml:1:10: error: uniform: missing key 'count'");

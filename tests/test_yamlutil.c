@@ -103,7 +103,7 @@ static void test_depth(void)
         deep[n++] = '[';
     for (int i = 0; i < 65; i++)
         deep[n++] = ']';
-    CHECK_INT(parse_fail(deep, n), -PP_ENOMEM);
+    CHECK_INT(parse_fail(deep, n), -PP_EPARSE);
     CHECK_STR(msg, "t.yaml:1:65: error: document is nested more than 64 levels deep");
     /* Exactly PP_YAML_MAX_DEPTH levels is fine. */
     struct pp_ydoc *doc = parse_ok(deep + 1, n - 2);
