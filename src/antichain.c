@@ -27,7 +27,8 @@ struct lists {
 static void lists_push(struct lists *l, const size_t *v, size_t n)
 {
     l->items = pp_xgrow(l->items, &l->cap_items, l->n_items + n, sizeof *l->items);
-    memcpy(l->items + l->n_items, v, n * sizeof *v);
+    if (n) /* v may be NULL for an empty antichain */
+        memcpy(l->items + l->n_items, v, n * sizeof *v);
     l->n_items += n;
     l->first = pp_xgrow(l->first, &l->cap_first, l->n + 2, sizeof *l->first);
     if (l->n == 0)

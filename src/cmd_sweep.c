@@ -621,7 +621,8 @@ static int merge(int argc, char **argv)
         }
     }
     if (rc == 0) {
-        qsort(lines, n_lines, sizeof *lines, cmp_line);
+        if (n_lines > 0)
+            qsort(lines, n_lines, sizeof *lines, cmp_line);
         for (size_t i = 1; i < n_lines && rc == 0; i++)
             if (lines[i].config == lines[i - 1].config)
                 rc = pp_diag_set(&d, PP_EPARSE, NULL, 0, 0,

@@ -101,7 +101,7 @@ static int read_grid(const struct pp_ynode *v, const char *path, int *lo, int *h
     if (v->kind != PP_Y_SEQ || v->n != 2)
         return pp_ynode_error(v, PP_EPARSE, path, d,
                               "expected [LO, HI], the exponents of 2^LO .. 2^HI");
-    int64_t a, b;
+    int64_t a = 0, b = 0; /* *lo and *hi are written on failure too */
     int rc = pp_yint(v->kids[0], path, -60, 60, &a, d);
     if (rc == 0)
         rc = pp_yint(v->kids[1], path, -60, 60, &b, d);

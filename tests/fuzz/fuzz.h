@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 struct pp_diag;
 
@@ -31,7 +32,8 @@ void pp_fuzz_check_error(int rc, const struct pp_diag *d, const char *target);
 struct pp_costmodel;
 void pp_fuzz_costmodel_roundtrip(const struct pp_costmodel *cm, const char *target);
 /* Abort with a message: an invariant the parser promises does not hold. */
-void pp_fuzz_fail(const char *target, const char *what);
+void pp_fuzz_report(const char *target, const char *what);
+#define pp_fuzz_fail(target, what) (pp_fuzz_report((target), (what)), abort())
 
 /* The scenario's name in messages: a directory that does not exist, so that
  * relative model.file and schedule_file paths in fuzzed input never open a

@@ -87,7 +87,8 @@ static long run_dir(int (*fn)(const uint8_t *, size_t), const char *dir, int req
         n++;
     }
     closedir(dp);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) /* qsort's array must not be NULL, even when empty */
+        qsort(names, n, sizeof *names, cmp_str);
     long count = 0;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
