@@ -27,6 +27,7 @@ import json, sys
 r = [json.loads(l)["result"] for f in sys.argv[1:] for l in open(f)]
 ok = sum(x in ("OK", "EXPECTEDFAIL") for x in r)
 sk = r.count("SKIP")
-print(f"{ok} passed, {len(r) - ok - sk} failed, {sk} skipped")
+print(f"{sk} skipped")
+print(f"{ok} passed, {len(r) - ok - sk} failed")
 PY
 exit $status
