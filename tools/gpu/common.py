@@ -175,8 +175,9 @@ def config_problem(spec, ranks, spr, m, layers):
     (pytorch main, 2025-26); the installed torch has the last word: run-time
     refusals are recorded too."""
     stages = ranks * spr
-    if ranks < 2 and spec.style != 'single':
-        return 'needs at least 2 ranks'
+    # One rank is allowed for every schedule: the looped and V schedules then
+    # keep all their stages on that GPU and hand activations over locally
+    # (no p2p), which still measures per-op overhead and schedule memory.
     if layers < stages:
         return f'{layers} blocks cannot fill {stages} stages'
     if spec.torch_name == 'Schedule1F1B' and m < ranks:

@@ -53,10 +53,12 @@ def env_info(device):
     }
 
 
-def init(timeout_s=300):
+def init(timeout_s=300, group_for_one=False):
     """(rank, world, device); a process group only when launched by torchrun
     with more than one process. The timeout turns a hung collective into an
-    error instead of a run that eats its whole time box."""
+    error instead of a run that eats its whole time box. group_for_one: a
+    group of one process too (torch.distributed.pipelining needs one even
+    when every stage is on this GPU)."""
     # NVLink multicast stays off on the shared GPU hosts (run_all.sh sets these
     # too; a manual launch gets them here, before NCCL reads them).
     for k, v in (('NCCL_NVLS_ENABLE', '0'), ('TORCH_SYMM_MEM_DISABLE_MULTICAST', '1'),
@@ -69,7 +71,7 @@ def init(timeout_s=300):
         raise SystemExit('no CUDA device: run this on the GPU machine (or use --dry-run)')
     device = torch.device('cuda', local)
     torch.cuda.set_device(device)
-    if world > 1:
+    if world > 1 or (group_for_one and 'MASTER_ADDR' in os.environ):
         kw = dict(backend='nccl', timeout=datetime.timedelta(seconds=timeout_s))
         try:
             dist.init_process_group(device_id=device, **kw)

@@ -128,8 +128,9 @@ fi
 
 # 2. training steps, one launch per schedule (a crash loses only that one)
 if [ "$RANKS" -lt 2 ]; then
-  say "only $RANKS GPU: pipeline measurements need 2 or more; skipped"
-else
+  say "only $RANKS GPU: every stage of a schedule runs on it (no p2p)"
+fi
+{
   if [ "$REGIME" = smoke ]; then LIST=all; else LIST="$SCHEDULES"; fi
   nleft=$(echo "$LIST" | wc -w)
   for s in $LIST; do
@@ -151,7 +152,7 @@ else
         "$REGIME" "$s" >> "$D/measure.jsonl"
     fi
   done
-fi
+}
 
 # 3. summary (no torch needed)
 say "summary"
