@@ -20,8 +20,7 @@ void pp_analytic_estimate(const struct pp_plan *plan, const struct pp_partition 
     pp_time min_ns = INT64_MAX;
     for (int s = 0; s < plan->n_pieces; s++) {
         const struct pp_piece *pc = &part->pieces[s];
-        pp_time t = pp_ms_to_ns(pc->forward_ms) +
-                    pp_ms_to_ns(pc->backward_input_ms + pc->backward_weight_ms);
+        pp_time t = pp_ms_to_ns(pc->forward_ms) + pp_ms_to_ns(pc->fused_backward_ms);
         sum_ns += t;
         if (t > max_ns)
             max_ns = t;

@@ -37,6 +37,7 @@ int pp_cmd_plan(int argc, char **argv);
 int pp_cmd_schedule(int argc, char **argv);
 int pp_cmd_staleness(int argc, char **argv);
 int pp_cmd_sweep(int argc, char **argv);
+int pp_cmd_calibrate(int argc, char **argv);
 int pp_cmd_converge(int argc, char **argv);
 int pp_cmd_bound(int argc, char **argv);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -58,10 +59,11 @@ static const char usage[] =
     "      --microbatches M            per iteration, each of the profile's batch (default 4 x -n)\n"
     "      --gradient-factor G         gradient bytes per weight byte (default 1)\n"
     "      --optimizer-factor K        optimizer state bytes per weight byte (default 2: Adam)\n"
+    "      --time-limit S              stop after S seconds (exit 3, nothing written);\n"
+    "                                  Ctrl-C stops cleanly (exit 130)\n"
+    "      --no-progress               no progress bar for the DP (it shows only when\n"
+    "                                  stderr is a terminal)\n"
     "  -h, --help                      show this help\n"
-    "\n"
-    "      --time-limit S              stop the simulated search after S seconds (exit 3,\n"
-    "                                  nothing written); Ctrl-C stops it cleanly (exit 130)\n"
     "\n"
     "Exit status: 0 ok, 1 bad input, 2 usage, 3 nothing fits or the time limit was\n"
     "reached (the reason is printed), 130 interrupted.\n";
@@ -69,7 +71,7 @@ static const char usage[] =
 enum opt_id {
     O_FILE, O_MACHINES, O_BW, O_MEM, O_USE_MEM, O_STRAIGHT, O_FEWER, O_ACR, O_OUTDIR, O_FORMAT,
     O_COLLAPSE, O_MAX_STATES, O_OBJECTIVE, O_SCHEDULE, O_MICROBATCHES, O_GRAD, O_OPTIM, O_REPEAT,
-    O_TIME_LIMIT, O_HELP,
+    O_TIME_LIMIT, O_NO_PROGRESS, O_HELP,
 };
 
 static const struct {
@@ -96,6 +98,7 @@ static const struct {
     [O_OPTIM] = {"optimizer-factor", 0, 1},
     [O_REPEAT] = {"repeat", 0, 1},
     [O_TIME_LIMIT] = {"time-limit", 0, 1},
+    [O_NO_PROGRESS] = {"no-progress", 0, 0},
     [O_HELP] = {"help", 'h', 0},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -151,7 +154,7 @@ static int parse_machines(const char *s, size_t *out)
 
 struct args {
     const char *graph, *outdir;
-    int json, have_bw, simulated;
+    int json, have_bw, simulated, no_progress;
     long repeat;
     struct pp_simplan_opts so;
     size_t n_machines, n_bw;
@@ -291,6 +294,8 @@ static int parse_args(int argc, char **argv, struct args *a)
                 o->straight = 1;
             else if (id == O_FEWER)
                 o->fewer_machines = 1;
+            else if (id == O_NO_PROGRESS)
+                a->no_progress = 1;
             continue;
         }
         if (id == O_BW && !a->have_bw) {
@@ -372,6 +377,47 @@ static int write_outputs(const struct pp_planner *p, const char *dir)
     return rc ? pp_cli_fail(&d, rc) : PP_EXIT_OK;
 }
 
+/* The DP's progress as ppsim sweep draws its own: a bar, how far, and the
+ * ETA on one rewritten stderr line, at most ten times a second. */
+struct bar {
+    struct timespec t0;
+    double last_s;
+    int drawn; /* an unfinished bar is on the line */
+};
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct bar *b = ctx;
+    double s = since(&b->t0);
+    if (done < total && b->drawn && s - b->last_s < 0.1)
+        return;
+    b->last_s = s;
+    double frac = total ? (double)done / (double)total : 1;
+    double eta = frac > 0 ? s * (1 - frac) / frac : 0;
+    int width = 30, fill = (int)((double)width * frac);
+    fprintf(stderr, "\r[%.*s%*s] %3.0f%%  ETA %.0f s ", fill, "##############################",
+            width - fill, "", 100 * frac, eta);
+    b->drawn = done < total;
+    if (!b->drawn)
+        fputs("\n", stderr);
+    fflush(stderr);
+}
+
+/* Before an error message: finish the bar's line. */
+static void end_bar(struct bar *b)
+{
+    if (b->drawn)
+        fputs("\n", stderr);
+    b->drawn = 0;
+}
+
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -412,7 +458,15 @@ int pp_cmd_plan(int argc, char **argv)
                 a.repeat, ms[a.repeat / 2], ms[0]);
         free(ms);
     }
+    /* stderr only, and only for a person watching: output stays the same bytes */
+    struct bar bar = {{0, 0}, 0, 0};
+    clock_gettime(CLOCK_MONOTONIC, &bar.t0);
+    if (!a.no_progress && isatty(2)) {
+        a.po.dp.progress = show_progress;
+        a.po.dp.progress_ctx = &bar;
+    }
     rc = pp_planner_run(a.graph, &a.po, &p, &d);
+    end_bar(&bar);
     if (rc)
         return pp_cli_fail(&d, rc);
     struct pp_buf b;
@@ -420,6 +474,12 @@ int pp_cmd_plan(int argc, char **argv)
     if (a.simulated) {
         struct pp_simplan *sp;
         rc = pp_simplan_run(p->collapsed ? p->collapsed : p->graph, p->states, &a.so, &sp, &d);
+        /* A stop inside a candidate's PipeDream split drops that candidate
+         * and the search goes on: a stopped search is not an answer. */
+        if (rc == 0 && pp_limits_stop() != PP_GO_ON) {
+            pp_simplan_free(sp);
+            rc = pp_limits_stopped(&d, "while scoring plans");
+        }
         if (rc) {
             pp_planner_free(p);
             return pp_cli_fail(&d, rc);

@@ -238,6 +238,8 @@ void pp_costmodel_write_yaml(struct pp_buf *b, const struct pp_costmodel *cm)
         if (L->split_backward) {
             put_num(b, "backward_input_ms", L->backward_input_ms);
             put_num(b, "backward_weight_ms", L->backward_weight_ms);
+            if (L->has_fused)
+                put_num(b, "fused_backward_ms", L->fused_backward_ms);
         } else {
             /* A layer read with backward_ms has everything in the input part. */
             put_num(b, "backward_ms", L->backward_input_ms + L->backward_weight_ms);

@@ -21,6 +21,11 @@ struct pp_layer {
     double backward_input_ms;
     double backward_weight_ms;
     int split_backward;
+    /* The backward as one op (GPipe, 1F1B...), measured apart from its two
+     * halves: a split backward pays its host and autograd work twice. 0 with
+     * has_fused = 0: backward_input_ms + backward_weight_ms. */
+    double fused_backward_ms;
+    int has_fused;
     double activation_bytes;    /* kept per microbatch from F to the end of backward */
     double bw_activation_bytes; /* the part B_weight still needs after B_input (ZB's M_W) */
     double output_bytes;        /* sent downstream when a cut follows this layer */

@@ -21,6 +21,7 @@
 
 #define LAYER_FIELDS                                                                          \
     "forward_ms", "backward_ms", "backward_input_ms", "backward_weight_ms",                  \
+        "fused_backward_ms",                                                                  \
         "activation_bytes", "backward_weight_activation_bytes", "output_bytes",              \
         "parameter_bytes", "recompute_activation_bytes", "recompute_forward_ms"
 
@@ -73,6 +74,11 @@ static int read_fields(const struct pp_ynode *m, const char *path, struct pp_lay
     const struct pp_ynode *bw = pp_ymap_get(m, "backward_ms");
     const struct pp_ynode *bi = pp_ymap_get(m, "backward_input_ms");
     const struct pp_ynode *bwt = pp_ymap_get(m, "backward_weight_ms");
+    const struct pp_ynode *fused = pp_ymap_get(m, "fused_backward_ms");
+    if (fused && !(bi || bwt))
+        return pp_ynode_error(fused, PP_EPARSE, path, d,
+                              "fused_backward_ms goes with backward_input_ms + "
+                              "backward_weight_ms (backward_ms alone already is the fused time)");
     if (bw && (bi || bwt))
         return pp_ynode_error(bi ? bi : bwt, PP_EPARSE, path, d,
                               "give either backward_ms or the pair backward_input_ms + "
@@ -93,6 +99,14 @@ static int read_fields(const struct pp_ynode *m, const char *path, struct pp_lay
             (rc = req_num(m, path, "backward_weight_ms", &L->backward_weight_ms, d)))
             return rc;
         L->split_backward = 1;
+        const struct pp_ynode *fb = pp_ymap_get(m, "fused_backward_ms");
+        if (fb) {
+            char full[300];
+            join(full, sizeof full, path, "fused_backward_ms");
+            if ((rc = pp_ynum_nonneg(fb, full, &L->fused_backward_ms, d)))
+                return rc;
+            L->has_fused = 1;
+        }
     } else {
         return pp_ynode_error(m, PP_EPARSE, path, d,
                               "missing key 'backward_ms' (or backward_input_ms + "

@@ -2,12 +2,14 @@
  * over the bytes; fields are copied out so the table owns its strings. */
 #include "csvtab.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "diag.h"
+#include "nameset.h"
 #include "xalloc.h"
 #include "yamlutil.h"
 
@@ -128,6 +130,11 @@ static int read_record(struct parser *ps, struct row *r, struct pp_buf *field, i
     }
 }
 
+static const char *header_name(const void *ctx, size_t i)
+{
+    return ((const struct pp_csvtab *)ctx)->header[i];
+}
+
 int pp_csvtab_parse(const char *buf, size_t len, const char *file, struct pp_csvtab **out,
                     struct pp_diag *d)
 {
@@ -149,16 +156,18 @@ int pp_csvtab_parse(const char *buf, size_t len, const char *file, struct pp_csv
             t->header[i] = r.f[i];
             r.f[i] = NULL;
         }
+        struct pp_nameset names = {0};
         for (size_t i = 0; i < t->n_cols && rc == 0; i++) {
+            size_t j;
             if (!t->header[i][0])
                 rc = pp_diag_set(d, PP_EPARSE, file, r.pos[i].line, r.pos[i].col,
                                  "empty column name in the header (column %zu)", i + 1);
-            for (size_t j = 0; j < i && rc == 0; j++)
-                if (strcmp(t->header[i], t->header[j]) == 0)
-                    rc = pp_diag_set(d, PP_EPARSE, file, r.pos[i].line, r.pos[i].col,
-                                     "duplicate column name '%s' (also column %zu)",
-                                     t->header[i], j + 1);
+            else if ((j = pp_nameset_add(&names, header_name, t, i)) != SIZE_MAX)
+                rc = pp_diag_set(d, PP_EPARSE, file, r.pos[i].line, r.pos[i].col,
+                                 "duplicate column name '%s' (also column %zu)",
+                                 t->header[i], j + 1);
         }
+        pp_nameset_free(&names);
         r.n = 0;
     }
     size_t cap = 0, pcap = 0;

@@ -19,6 +19,7 @@ static const char usage[] =
     "  plan -f GRAPH -n N ...   choose stage splits: PipeDream's optimizer, same flags\n"
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
     "  model transformer ...    per-layer costs of a GPT from its shape and a GPU; model gpus\n"
+    "  calibrate --profile P --measurements M   fit a calibration to measured runs\n"
     "  schedule export|check    write or check a PyTorch pipelining schedule CSV\n"
     "  sweep SCENARIO --grid K=V1,V2   one CSV row per configuration, in parallel\n"
     "  staleness SCENARIO|--stages S   weight delays of a schedule (PipeDream theory)\n"
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
         return pp_cmd_bound(sub_argc, sub_argv);
     if (strcmp(cmd, "model") == 0)
         return pp_cmd_model(sub_argc, sub_argv);
+    if (strcmp(cmd, "calibrate") == 0)
+        return pp_cmd_calibrate(sub_argc, sub_argv);
     if (strcmp(cmd, "bench") == 0)
         return pp_cmd_bench(sub_argc, sub_argv);
     if (strcmp(cmd, "help") == 0) {

@@ -73,6 +73,8 @@ static struct pp_partition *assemble(const struct pp_costmodel *cm, const size_t
             pc->forward_ms += l->forward_ms;
             pc->backward_input_ms += l->backward_input_ms;
             pc->backward_weight_ms += l->backward_weight_ms;
+            pc->fused_backward_ms += l->has_fused ? l->fused_backward_ms
+                                                  : l->backward_input_ms + l->backward_weight_ms;
             pc->split_backward &= l->split_backward;
             pc->activation_bytes += l->activation_bytes;
             pc->bw_activation_bytes += l->bw_activation_bytes;

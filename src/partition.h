@@ -15,6 +15,7 @@ struct pp_diag;
 struct pp_piece {
     size_t first_layer, n_layers;
     double forward_ms, backward_input_ms, backward_weight_ms;
+    double fused_backward_ms;   /* the backward as one op: per layer fused, else BI + BW */
     int split_backward;         /* every layer gave backward_input/weight */
     double activation_bytes;    /* sum over its layers, per microbatch */
     double bw_activation_bytes; /* part still held between B_input and B_weight */

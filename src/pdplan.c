@@ -15,6 +15,7 @@
 
 #include "antichain.h"
 #include "diag.h"
+#include "limits.h"
 #include "xalloc.h"
 
 #define NO_SPLIT UINT32_MAX
@@ -28,6 +29,14 @@ struct cell {
 };
 
 enum mode { TIME, MEM };
+
+/* Work done, for the progress callback and the stop poll: cell j of row i
+ * costs j - i + 1 units (at most that many candidate cuts), so a pass costs
+ * (levels - 1) n(n+1)(n+2)/6 + n(n+1)/2 units, known before it starts. */
+struct meter {
+    uint64_t done, total, next, chunk;
+    int stopped;
+};
 
 struct level {
     size_t N;
@@ -43,6 +52,7 @@ struct ctx {
     double *ceil_tab; /* (N+1) x (N+1): ceil((N - r) / r') */
     double *candmin;
     struct cell *cand;
+    struct meter *m; /* NULL while a layout is read back (not counted, not stopped) */
 };
 
 static double level_T(const struct ctx *c, const struct level *L, size_t i, size_t j)
@@ -57,6 +67,21 @@ static void fill_ceil(struct ctx *c, size_t N)
     for (size_t r = 1; r <= N; r++)
         for (size_t rp = 1; rp <= r; rp++)
             c->ceil_tab[r * (N + 1) + rp] = ceil((double)(N - r) / (double)rp);
+}
+
+/* Poll the stop flag and report; 1 = stop. Called every m->chunk units,
+ * a few tens of milliseconds of work whatever the machine count. */
+static int tick(struct ctx *c)
+{
+    struct meter *m = c->m;
+    m->next = m->done + m->chunk;
+    if (pp_limits_stop() != PP_GO_ON) {
+        m->stopped = 1;
+        return 1;
+    }
+    if (c->o->progress && m->done < m->total) /* done == total: once, at the end */
+        c->o->progress(c->o->progress_ctx, m->done, m->total);
+    return 0;
 }
 
 static double max2(double x, double y)
@@ -78,6 +103,8 @@ static void solve_row(struct ctx *c, const struct level *L, size_t i, struct cel
     const struct cell none = {INFINITY, NO_SPLIT, 0, 0, 0};
 
     for (size_t j = i; j < n; j++) {
+        if (c->m && (c->m->done += j - i + 1) >= c->m->next && tick(c))
+            return;
         struct cell *Aj = A + j * W;
         for (size_t r = 0; r <= N; r++)
             Aj[r] = none;
@@ -177,10 +204,21 @@ static void setup_level(struct solver *s, size_t l)
     s->lv[l].inner = l ? (double)o->machines[l - 1] : 1.0;
     s->lv[l].Tm = l ? s->Tm[l] : NULL;
     fill_ceil(&s->c, o->machines[l]);
+    /* a unit is about rp_max x N replica pairs */
+    uint64_t pairs = (uint64_t)(o->straight ? 1 : o->machines[l] - 1) * o->machines[l];
+    if (s->c.m) {
+        s->c.m->chunk = ((uint64_t)1 << 24) / (pairs + 1) + 1;
+        s->c.m->next = s->c.m->done + s->c.m->chunk;
+    }
 }
 
-/* All levels bottom-up; the top level's row 0 ends in s->top. */
-static void solve_levels(struct solver *s)
+static uint64_t pass_units(uint64_t n, size_t n_levels)
+{
+    return (uint64_t)(n_levels - 1) * (n * (n + 1) / 2 * (n + 2) / 3) + n * (n + 1) / 2;
+}
+
+/* All levels bottom-up; the top level's row 0 ends in s->top. 1 = stopped. */
+static int solve_levels(struct solver *s)
 {
     const struct pp_pdplan_opts *o = s->c.o;
     size_t n = s->c.n;
@@ -192,12 +230,15 @@ static void solve_levels(struct solver *s)
             break;
         }
         double *T = s->Tm[l + 1];
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !s->c.m->stopped; i++) {
             solve_row(&s->c, &s->lv[l], i, s->row);
             for (size_t j = 0; j < n; j++)
                 T[i * n + j] = j < i ? INFINITY : s->row[j * W + W - 1].t;
         }
+        if (s->c.m->stopped)
+            break;
     }
+    return s->c.m->stopped;
 }
 
 struct walk {
@@ -291,7 +332,7 @@ static void read_back(struct solver *s, struct walk *wk, size_t l, size_t start,
 }
 
 static void solver_init(struct solver *s, const struct pp_antichains *a,
-                        const struct pp_pdplan_opts *o, enum mode mode)
+                        const struct pp_pdplan_opts *o, enum mode mode, struct meter *m)
 {
     memset(s, 0, sizeof *s);
     size_t n = a->n_states, Nmax = 1;
@@ -302,6 +343,7 @@ static void solver_init(struct solver *s, const struct pp_antichains *a,
     s->c.o = o;
     s->c.n = n;
     s->c.mode = mode;
+    s->c.m = m;
     s->c.ceil_tab = pp_xcalloc((Nmax + 1) * (Nmax + 1), sizeof(double));
     s->c.candmin = pp_xmalloc((Nmax + 1) * sizeof(double));
     s->c.cand = pp_xmalloc((Nmax + 1) * sizeof(struct cell));
@@ -346,23 +388,36 @@ int pp_pdplan_solve(const struct pp_antichains *a, const struct pp_pdplan_opts *
     p->data_parallel_s = dp;
 
     struct solver s;
-    solver_init(&s, a, o, TIME);
-    solve_levels(&s);
+    struct meter m = {0, pass_units(n, o->n_levels), 0, 0, 0};
+    solver_init(&s, a, o, TIME, &m);
+    if (solve_levels(&s)) {
+        solver_free(&s);
+        pp_pdplan_free(p);
+        return pp_limits_stopped(d, "while solving the partition DP");
+    }
     const struct cell *ans = &s.top[(n - 1) * (top_N + 1) + top_N];
     p->bottleneck_s = ans->t;
     p->feasible = ans->t != INFINITY;
     p->memory_needed_bytes = 0;
     if (p->feasible) {
         struct walk wk = {p, 0, 0};
+        s.c.m = NULL;
         read_back(&s, &wk, o->n_levels - 1, 0, n, s.top, SIZE_MAX, 1);
     }
     solver_free(&s);
     if (!p->feasible) {
-        solver_init(&s, a, o, MEM);
-        solve_levels(&s);
+        m.total += pass_units(n, o->n_levels);
+        solver_init(&s, a, o, MEM, &m);
+        int stopped = solve_levels(&s);
         p->memory_needed_bytes = s.top[(n - 1) * (top_N + 1) + top_N].t;
         solver_free(&s);
+        if (stopped) {
+            pp_pdplan_free(p);
+            return pp_limits_stopped(d, "while solving the partition DP");
+        }
     }
+    if (o->progress)
+        o->progress(o->progress_ctx, m.total, m.total);
     *out = p;
     return 0;
 }

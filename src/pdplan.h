@@ -13,11 +13,17 @@
 #define PP_PDPLAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct pp_antichains;
 struct pp_diag;
 
 #define PP_PD_MAX_LEVELS 8
+
+/* Work done and the total, in the same units (candidate cuts visited); done
+ * == total exactly once, at the end. The total grows once when an
+ * infeasible plan needs the second (memory) pass. */
+typedef void (*pp_pdplan_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 struct pp_pdplan_opts {
     size_t n_levels;
@@ -28,6 +34,10 @@ struct pp_pdplan_opts {
     int straight;                           /* no replication */
     int fewer_machines;
     double compression;                     /* activation compression; 0 = not given */
+    /* Called every few tens of milliseconds of DP work; NULL = none. The
+     * library never prints: the command draws the bar. */
+    pp_pdplan_progress_fn progress;
+    void *progress_ctx;
 };
 
 /* One stage at one level. Level 0 is the innermost (PipeDream's "Level 1"). */
@@ -60,6 +70,8 @@ struct pp_pdplan {
     double memory_needed_bytes;
 };
 
+/* Polls pp_limits_stop() (interrupt, --time-limit) as it goes and gives up
+ * with pp_limits_stopped()'s code. */
 int pp_pdplan_solve(const struct pp_antichains *a, const struct pp_pdplan_opts *o,
                     struct pp_pdplan **out, struct pp_diag *d);
 void pp_pdplan_free(struct pp_pdplan *p);

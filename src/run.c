@@ -139,6 +139,7 @@ int pp_run_scenario(const struct pp_scenario *sc, int record_spans, struct pp_ru
     r->cfg.data_parallel = sc->data_parallel;
     r->cfg.dp_bandwidth_bytes_per_s = sc->dp_bandwidth_bytes_per_s;
     r->cfg.dp_latency_ms = sc->dp_latency_ms;
+    r->cfg.calib = sc->has_calib ? &sc->calib : NULL;
     if (rc == 0)
         rc = pp_sim_run(r->plan, r->part, &r->cfg, &r->res, d);
     if (rc) {

@@ -27,7 +27,7 @@
 static const char *const top_keys[] = {"name",     "model",    "cluster", "pipeline",
                                        "training", "converge", "sweep",   NULL};
 static const char *const cluster_keys[] = {"devices", "device_memory_bytes", "link",
-                                           "data_parallel_link", NULL};
+                                           "data_parallel_link", "calibration", NULL};
 static const char *const link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", "mode", NULL};
 static const char *const dp_link_keys[] = {"bandwidth_bytes_per_s", "latency_ms", NULL};
 static const char *const link_modes[] = {"alpha-beta", "latency-only", NULL};
@@ -71,6 +71,7 @@ void pp_scenario_free(struct pp_scenario *sc)
     free(sc->optimizer_step_ms_per_stage);
     free(sc->schedule_file);
     free(sc->model_path);
+    free(sc->calib_path);
     free(sc->effective_json);
     pp_plan_free(sc->custom_plan);
     free(sc);
@@ -95,6 +96,37 @@ static char *resolve_path(const struct pp_ynode *node, const char *scenario_file
     snprintf(path, n, "%s%s", dir, rel);
     free(dir);
     return path;
+}
+
+static int read_calibration(const struct pp_ynode *cluster, const char *scenario_file,
+                            int has_link, struct pp_scenario *sc, struct pp_diag *d)
+{
+    const struct pp_ynode *node = pp_ymap_get(cluster, "calibration");
+    if (!node)
+        return 0;
+    const char *rel;
+    int rc = pp_ystr(node, "cluster.calibration", &rel, d);
+    if (rc)
+        return rc;
+    free(sc->calib_path);
+    sc->calib_path = resolve_path(node, scenario_file, rel);
+    rc = pp_calib_load(sc->calib_path, &sc->calib, d);
+    if (rc == -PP_EIO) {
+        char why[sizeof d->msg];
+        snprintf(why, sizeof why, "%s", d ? d->msg : "");
+        return pp_ynode_error(node, PP_EIO, "cluster.calibration", d, "'%s': %s",
+                              sc->calib_path, why);
+    }
+    if (rc)
+        return rc;
+    sc->has_calib = 1;
+    /* A fitted link describes the measured stack; a scenario that names its
+     * own link is asking a what-if about another one. */
+    if (sc->calib.has_link && !has_link) {
+        sc->link_latency_ms = sc->calib.link_latency_ms;
+        sc->link_bandwidth_bytes_per_s = sc->calib.link_bandwidth_bytes_per_s;
+    }
+    return 0;
 }
 
 static int read_model(const struct pp_ynode *model, const char *scenario_file,
@@ -440,6 +472,8 @@ static int read_scenario(const struct pp_ydoc *doc, struct pp_scenario *sc, stru
                           &sc->dp_latency_ms, d)))
             return rc;
     }
+    if ((rc = read_calibration(cluster, doc->file, link != NULL, sc, d)))
+        return rc;
 
     if ((rc = pp_yget_map(root, "pipeline", pipeline_keys, 1, &pipeline, d)))
         return rc;

@@ -13,6 +13,7 @@
  *              zbv_order: zero-bubble|pytorch, activation_memory_bytes: B,
  *              schedule_file: PATH)
  *   cluster.link.mode: alpha-beta | latency-only; cluster.data_parallel_link: {...}
+ *   cluster.calibration: PATH (a `ppsim calibrate` file, calib.h)
  *   training: {optimizer_state_bytes_per_parameter_byte: K,
  *              gradient_bytes_per_parameter_byte: G, optimizer_step_ms: T | [T per stage]}
  * A relative model.file is resolved against the scenario's directory. */
@@ -22,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calib.h"
 #include "schedule.h"
 #include "sim.h"
 
@@ -81,6 +83,11 @@ struct pp_scenario {
     char *model_path;                  /* model.file, resolved path (NULL: inline model) */
     char *effective_json;              /* the document after --set overrides, as JSON */
     struct pp_plan *custom_plan;       /* imported from schedule_file */
+    /* cluster.calibration: FILE (calib.h); its link applies unless the
+     * scenario gives cluster.link itself. */
+    int has_calib;
+    struct pp_calib calib;
+    char *calib_path;                  /* resolved */
 };
 
 /* Parse a scenario buffer. `sets` are --set KEY.PATH=VALUE overrides applied

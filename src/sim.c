@@ -8,6 +8,7 @@
  * walks those arrays; everything it touches is allocated up front. Ties at one
  * instant leave FIFO by sequence, so the same input always replays identically. */
 #include "sim.h"
+#include "calib.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,7 +49,8 @@ struct dev {
     int busy;
     int64_t act_bytes, act_peak_bytes;
     int64_t stash_version_bytes; /* PipeDream: parameters held per extra weight version */
-    int64_t dyn_peak_bytes;      /* activations + stashed weights */
+    int64_t dyn_peak_bytes;      /* activations + stashed weights (+ lazy gradients) */
+    int64_t grad_bytes;          /* lazy gradients allocated so far */
     int inflight, peak_inflight; /* microbatches between forward start and backward end */
     pp_time busy_ns, first_start_ns, last_end_ns, compute_ns, allreduce_ns;
     int started;
@@ -59,6 +61,8 @@ struct piece_cost {
     pp_time f_ns, b_ns, bi_ns, bw_ns;
     int64_t act_bytes, actw_bytes;
     int64_t trans_bytes; /* held only while a backward runs (recomputed layer) */
+    int64_t grad_bytes;  /* allocated by its first weight gradient (lazy gradients) */
+    int grad_live;
 };
 
 struct ctx {
@@ -268,23 +272,40 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
         double act = cfg->recompute == PP_RECOMPUTE_FULL        ? p->input_bytes
                      : cfg->recompute == PP_RECOMPUTE_SELECTIVE ? p->recompute_activation_bytes
                                                                 : p->activation_bytes;
-        c->pc[k].f_ns = pp_ms_to_ns(p->forward_ms);
-        c->pc[k].b_ns = pp_ms_to_ns(p->backward_input_ms + p->backward_weight_ms + redo_ms);
-        c->pc[k].bi_ns = pp_ms_to_ns(p->backward_input_ms + redo_ms);
-        c->pc[k].bw_ns = pp_ms_to_ns(p->backward_weight_ms);
-        c->pc[k].act_bytes = llround(act);
-        c->pc[k].actw_bytes = llround(fmin(p->bw_activation_bytes, act));
+        const struct pp_calib *cal = cfg->calib;
+        double ks = cal ? cal->compute_scale : 1.0, ka = cal ? cal->activation_scale : 1.0;
+        const double *oh = cal ? cal->op_overhead_ms : (const double[PP_CAL_N_OPS]){0};
+        double po = cal ? cal->profile_overhead_ms * (double)p->n_layers : 0;
+        c->pc[k].f_ns = pp_ms_to_ns(ks * fmax(0, p->forward_ms - po) + oh[PP_CAL_F]);
+        c->pc[k].b_ns = pp_ms_to_ns(ks * (fmax(0, p->fused_backward_ms - po) + redo_ms) +
+                                    oh[PP_CAL_B]);
+        c->pc[k].bi_ns = pp_ms_to_ns(ks * (fmax(0, p->backward_input_ms - po) + redo_ms) +
+                                     oh[PP_CAL_BI]);
+        c->pc[k].bw_ns = pp_ms_to_ns(ks * fmax(0, p->backward_weight_ms - po) + oh[PP_CAL_BW]);
+        c->pc[k].act_bytes = llround(ka * act);
+        c->pc[k].actw_bytes = llround(ka * fmin(p->bw_activation_bytes, act));
         /* Full recomputation rebuilds one layer's activations at a time. */
         c->pc[k].trans_bytes = cfg->recompute == PP_RECOMPUTE_FULL
-                                   ? llround(p->max_layer_activation_bytes)
+                                   ? llround(ka * p->max_layer_activation_bytes)
                                    : 0;
+        c->pc[k].grad_bytes = llround(p->parameter_bytes * cfg->gradient_bytes_per_parameter_byte);
+        c->pc[k].grad_live = 0;
     }
     c->opt_ns = pp_xmalloc((size_t)plan->n_devices * sizeof *c->opt_ns);
     c->ar_ns = pp_xcalloc((size_t)plan->n_devices, sizeof *c->ar_ns);
-    for (int dv = 0; dv < plan->n_devices; dv++)
-        c->opt_ns[dv] = pp_ms_to_ns(cfg->optimizer_step_ms_per_device
-                                        ? cfg->optimizer_step_ms_per_device[dv]
-                                        : cfg->optimizer_step_ms);
+    double *param_gb = pp_xcalloc((size_t)plan->n_devices, sizeof *param_gb);
+    for (int k = 0; k < np; k++)
+        param_gb[plan->piece_device[k]] += part->pieces[k % plan->n_pieces].parameter_bytes / 1e9;
+    for (int dv = 0; dv < plan->n_devices; dv++) {
+        double ms = cfg->optimizer_step_ms_per_device ? cfg->optimizer_step_ms_per_device[dv]
+                                                      : cfg->optimizer_step_ms;
+        /* zero_grad, the loss and the optimizer's streaming update run once
+         * per iteration on every device, where the plan's optimizer op is. */
+        if (cfg->calib)
+            ms += cfg->calib->step_overhead_ms + cfg->calib->optimizer_ms_per_gb * param_gb[dv];
+        c->opt_ns[dv] = pp_ms_to_ns(ms);
+    }
+    free(param_gb);
     if (cfg->data_parallel > 1) {
         double d_ = cfg->data_parallel, g = cfg->gradient_bytes_per_parameter_byte;
         double *grad = pp_xcalloc((size_t)plan->n_devices, sizeof *grad);
@@ -425,7 +446,7 @@ static int setup(struct ctx *c, const struct pp_partition *part, struct pp_diag 
  * (PipeDream keeps one per microbatch in flight). */
 static int64_t dyn_bytes(const struct dev *dev)
 {
-    int64_t dyn = dev->act_bytes;
+    int64_t dyn = dev->act_bytes + dev->grad_bytes;
     if (dev->inflight > 1)
         dyn += dev->stash_version_bytes * (dev->inflight - 1);
     return dyn;
@@ -481,6 +502,24 @@ static void note_transfer(struct ctx *c, const struct edge *ed, pp_time start, p
     tr->mb = ei->mb;
 }
 
+/* zero_grad(set_to_none=True) frees the gradients every iteration; a piece's
+ * come back when its first weight gradient is written, by the end of that
+ * op, when its activations are already freed (measured on one H200:
+ * docs/validation.md). */
+static void add_lazy_gradients(struct ctx *c, struct dev *dev, const struct pp_op *op)
+{
+    int k = op->kind == PP_OP_B || op->kind == PP_OP_BW ? op->piece
+            : op->kind == PP_OP_FB                     ? op->piece2
+                                                       : -1;
+    if (k < 0 || c->pc[k].grad_live)
+        return;
+    c->pc[k].grad_live = 1;
+    dev->grad_bytes += c->pc[k].grad_bytes;
+    int64_t dyn = dyn_bytes(dev);
+    if (dyn > dev->dyn_peak_bytes)
+        dev->dyn_peak_bytes = dyn;
+}
+
 static void on_end(struct ctx *c, uint32_t o, pp_time t)
 {
     int dv = c->op_dev[o];
@@ -504,6 +543,8 @@ static void on_end(struct ctx *c, uint32_t o, pp_time t)
     dev->act_bytes -= op_free(c, op);
     if (op->kind == PP_OP_B || op->kind == PP_OP_BI || op->kind == PP_OP_FB)
         dev->inflight--;
+    if (c->cfg->calib && c->cfg->calib->lazy_gradients)
+        add_lazy_gradients(c, dev, op);
     if (c->spans) {
         c->spans[o].end_ns = t;
         c->spans[o].mem_end_bytes = dyn_bytes(dev);
@@ -609,7 +650,8 @@ int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
     r->setup_s = t1 - t0;
     r->loop_s = t2 - t1;
     r->dev = pp_xcalloc((size_t)plan->n_devices, sizeof *r->dev);
-    double per_param = 1.0 + cfg->gradient_bytes_per_parameter_byte +
+    int lazy = cfg->calib && cfg->calib->lazy_gradients;
+    double per_param = 1.0 + (lazy ? 0.0 : cfg->gradient_bytes_per_parameter_byte) +
                        cfg->optimizer_state_bytes_per_parameter_byte;
     /* 2BW double-buffers the weights: one more version, always. */
     if (plan->weights == PP_WEIGHTS_DOUBLE)
@@ -633,6 +675,8 @@ int pp_sim_run(const struct pp_plan *plan, const struct pp_partition *part,
         dr->weight_versions = plan->weights == PP_WEIGHTS_STASH    ? (dev->peak_inflight > 1 ? dev->peak_inflight : 1)
                               : plan->weights == PP_WEIGHTS_DOUBLE ? 2
                                                                    : 1;
+        if (cfg->calib)
+            dr->static_bytes += cfg->calib->memory_overhead_bytes;
         dr->peak_memory_bytes = dr->static_bytes + (double)dev->dyn_peak_bytes;
         dr->over_memory = cfg->device_memory_bytes > 0 &&
                           dr->peak_memory_bytes > cfg->device_memory_bytes;

@@ -26,6 +26,8 @@ enum pp_recompute {
     PP_RECOMPUTE_SELECTIVE, /* keep recompute_activation_bytes; redo recompute_forward_ms */
 };
 
+struct pp_calib;
+
 struct pp_sim_config {
     double link_bandwidth_bytes_per_s;  /* 0 = infinite */
     double link_latency_ms;
@@ -47,6 +49,9 @@ struct pp_sim_config {
     int data_parallel;
     double dp_bandwidth_bytes_per_s;    /* 0 = infinite */
     double dp_latency_ms;
+    /* The effects of a real runtime that an isolated profile misses
+     * (calib.h): NULL = none. */
+    const struct pp_calib *calib;
 };
 
 struct pp_span {

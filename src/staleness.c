@@ -268,6 +268,7 @@ int pp_staleness_unit(enum pp_schedule_kind kind, int stages, int64_t microbatch
         pc->forward_ms = 1;
         pc->backward_input_ms = 0.5;
         pc->backward_weight_ms = 0.5;
+        pc->fused_backward_ms = 1;
         pc->split_backward = 1;
     }
     struct pp_sched_params p = {0};

@@ -91,7 +91,8 @@ INDIRECT = {'bad/cycle_graph.txt',  # bad/cycle_scenario.yaml names it as model.
 OWN_TESTS = ('bad/valid/', 'bad/plan/', 'bad/schedule/')  # plan_cli / schedule_csv tests
 words = set()
 for _, _, _, command, _ in CASES:
-    words.update(shlex.split(command))
+    # --set KEY=PATH names a file too
+    words.update(w.split('=', 1)[-1] for w in shlex.split(command))
 for root, dirs, files in os.walk(os.path.join(HERE, 'bad')):
     for name in files:
         rel = os.path.relpath(os.path.join(root, name), HERE)

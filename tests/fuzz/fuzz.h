@@ -22,6 +22,8 @@ int pp_fuzz_schedcsv(const uint8_t *data, size_t size);
 int pp_fuzz_converge(const uint8_t *data, size_t size);
 int pp_fuzz_sweep(const uint8_t *data, size_t size);
 int pp_fuzz_csvtab(const uint8_t *data, size_t size);
+int pp_fuzz_meas(const uint8_t *data, size_t size);
+int pp_fuzz_calib(const uint8_t *data, size_t size);
 
 /* A failed parse must say why: a negative PP_E* code and a message. Aborts
  * (with the message on stderr) when it does not. */

@@ -24,7 +24,8 @@ static const struct {
     {"scenario", pp_fuzz_scenario},   {"costmodel_yaml", pp_fuzz_costmodel_yaml},
     {"graph", pp_fuzz_graph},         {"schedcsv", pp_fuzz_schedcsv},
     {"converge", pp_fuzz_converge},   {"sweep", pp_fuzz_sweep},
-    {"csvtab", pp_fuzz_csvtab},
+    {"csvtab", pp_fuzz_csvtab},       {"meas", pp_fuzz_meas},
+    {"calib", pp_fuzz_calib},
 };
 
 static int cmp_str(const void *a, const void *b)

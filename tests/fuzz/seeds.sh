@@ -9,7 +9,7 @@ ppsim=$1
 out=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-for t in scenario costmodel_yaml graph schedcsv converge sweep csvtab; do
+for t in scenario costmodel_yaml graph schedcsv converge sweep csvtab meas calib; do
     mkdir -p "$out/$t"
 done
 cp_all() { # target files...
@@ -28,6 +28,8 @@ cp_all costmodel_yaml $(find models tests/bad/model -name '*.yaml' | sort)
 cp_all graph $(find ../shared/profiles/pipedream models/pipedream/profiles -name '*.txt' | sort) \
     $(find tests/bad/graph tests/bad/plan tests/good/plan -type f | sort) tests/bad/cycle_graph.txt
 cp_all schedcsv $(find tests/bad/schedule tests/bad/csv -type f | sort)
+cp_all meas $(find validation tests/data tests/bad/calib -name '*.csv' | sort)
+cp_all calib $(find models/calibration tests/bad/calib -name '*.yaml' | sort)
 for s in gpipe 1f1b interleaved-1f1b looped-bfs zb-h1 zb-h2 zb-v v-half v-min interleaved-zb \
          dualpipev naive; do
     for comms in "" --comms; do

@@ -52,6 +52,13 @@ def costmodel_yaml(name, source, comments, embed, block, head, count):
             if k.endswith('_bytes'):
                 v = int(round(v))
             out.append(f'{indent}{k}: {fmt_num(v)}')
+        # The backward as one op, when it was timed apart from its split
+        # halves (src/costmodel.h): full-backward schedules run it.
+        if d.get('fused_backward_ms') is not None:
+            v = d['fused_backward_ms']
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f'fused_backward_ms must be finite and non-negative, got {v!r}')
+            out.append(f'{indent}fused_backward_ms: {fmt_num(float(v))}')
         return out
 
     if not isinstance(count, int) or count < 1:

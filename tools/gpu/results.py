@@ -105,6 +105,8 @@ def profile_outputs(a, shape, allr, pb_reason, world, command):
     comments.append(f'device memory: {env["gpu_memory_bytes"]} bytes')
     source = (f'tools/gpu/profile.py --regime {a.regime} on {env["gpu_name"]} '
               f'(torch {env["torch_version"]}, driver {env["driver"]})')
+    for lay, full in ((embed, embed_full), (block, block_full), (head, head_full)):
+        lay['fused_backward_ms'] = full
     yaml = F.costmodel_yaml(f'{a.regime}-h{shape.hidden}-s{shape.seq}-b{shape.microbatch_size}',
                             source, comments, embed, block, head, shape.layers)
 
