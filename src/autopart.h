@@ -25,7 +25,9 @@ struct pp_autopart {
 };
 
 /* Plan sc's model for sc->stages * sc->chunks pieces. The model must come from
- * a PipeDream graph (scenario validation checks it). */
+ * a PipeDream graph (scenario validation checks it). A stop in the planner or
+ * the simulated search (-PP_EINTR, -PP_EINFEASIBLE: limits.h) is returned
+ * with its diagnostic, never a split. */
 int pp_autopart_run(const struct pp_scenario *sc, struct pp_autopart *out, struct pp_diag *d);
 void pp_autopart_clear(struct pp_autopart *ap);
 

@@ -3,6 +3,8 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "diag.h"
@@ -54,4 +56,51 @@ int pp_cli_time_limit(const char *cmd, const char *arg)
         return pp_cli_usage(cmd, "--time-limit: '%s' is not a number of seconds > 0", arg);
     pp_limits_set_deadline(t);
     return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void pp_cli_progress_start(struct pp_cli_progress *p, int wanted, int counts)
+{
+    p->t0_s = now_s();
+    p->last_s = 0;
+    p->on = wanted && isatty(2);
+    p->counts = counts;
+    p->drawn = 0;
+}
+
+void pp_cli_progress_update(void *ctx, uint64_t done, uint64_t total)
+{
+    struct pp_cli_progress *p = ctx;
+    if (!p->on)
+        return;
+    double s = now_s() - p->t0_s;
+    if (done < total && p->drawn && s - p->last_s < 0.1)
+        return;
+    p->last_s = s;
+    double frac = total ? (double)done / (double)total : 1;
+    double eta = frac > 0 ? s * (1 - frac) / frac : 0;
+    int width = 30, fill = (int)((double)width * frac);
+    fprintf(stderr, "\r[%.*s%*s] %3.0f%%  ", fill, "##############################", width - fill,
+            "", 100 * frac);
+    if (p->counts)
+        fprintf(stderr, "%llu/%llu  %.1f/s  ", (unsigned long long)done,
+                (unsigned long long)total, s > 0 ? (double)done / s : 0);
+    fprintf(stderr, "ETA %.0f s ", eta);
+    p->drawn = done < total;
+    if (!p->drawn)
+        fputs("\n", stderr);
+    fflush(stderr);
+}
+
+void pp_cli_progress_end(struct pp_cli_progress *p)
+{
+    if (p->drawn)
+        fputs("\n", stderr);
+    p->drawn = 0;
 }

@@ -3,6 +3,8 @@
 #ifndef PP_CLI_H
 #define PP_CLI_H
 
+#include <stdint.h>
+
 struct pp_diag;
 struct pp_buf;
 
@@ -29,6 +31,23 @@ int pp_cli_time_limit(const char *cmd, const char *arg);
 /* Write the buffer to path ("-" or NULL = stdout), atomically for files. */
 int pp_cli_emit(const struct pp_buf *b, const char *path);
 
+/* A progress bar for a person watching, "[#####      ]  42%  ETA 3 s", on one
+ * rewritten stderr line at most ten times a second, and only when stderr is
+ * a terminal: stdout and output files stay the same bytes with it. */
+struct pp_cli_progress {
+    double t0_s, last_s; /* CLOCK_MONOTONIC start; last drawn, from t0_s */
+    int on;              /* wanted (no --no-progress) and stderr a terminal */
+    int counts;          /* also "done/total  rate/s": sweep's configurations */
+    int drawn;           /* an unfinished bar is on the line */
+};
+/* Start the clock; the bar shows only if `wanted` and stderr is a terminal. */
+void pp_cli_progress_start(struct pp_cli_progress *p, int wanted, int counts);
+/* Draw `done` of `total`; the line ends at done == total. ctx is the struct
+ * pp_cli_progress: this is a progress callback (sweep_run.h, pdplan.h). */
+void pp_cli_progress_update(void *ctx, uint64_t done, uint64_t total);
+/* End an unfinished bar's line, so that an error message starts its own. */
+void pp_cli_progress_end(struct pp_cli_progress *p);
+
 int pp_cmd_simulate(int argc, char **argv);
 int pp_cmd_plot(int argc, char **argv);
 int pp_cmd_model(int argc, char **argv);
@@ -38,6 +57,7 @@ int pp_cmd_schedule(int argc, char **argv);
 int pp_cmd_staleness(int argc, char **argv);
 int pp_cmd_sweep(int argc, char **argv);
 int pp_cmd_calibrate(int argc, char **argv);
+int pp_cmd_calibrate_generator(int argc, char **argv); /* `calibrate generator` */
 int pp_cmd_converge(int argc, char **argv);
 int pp_cmd_bound(int argc, char **argv);
 

@@ -18,6 +18,9 @@
 static const char usage[] =
     "Usage: ppsim calibrate --profile PROFILE.yaml --measurements MEASURE.csv\n"
     "                       [--profile P2 --measurements M2 ...] [OPTIONS]\n"
+    "       ppsim calibrate generator --layers PROFILE.csv --gpu NAME [OPTIONS]\n"
+    "                       (model transformer's efficiency factors from measured\n"
+    "                       per-layer times: ppsim calibrate generator --help)\n"
     "Fit the physical effects a per-layer profile misses (per-op host overhead,\n"
     "in-pipeline compute slowdown, per-step work, the optimizer step, p2p alpha-beta,\n"
     "activation and allocator memory) to measured pipeline runs, with GSL least\n"
@@ -338,6 +341,8 @@ static void fit_yaml(struct pp_buf *b, const struct pp_cal_result *r,
 
 int pp_cmd_calibrate(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "generator") == 0)
+        return pp_cmd_calibrate_generator(argc - 1, argv + 1);
     static const struct option opts[] = {
         {"profile", required_argument, NULL, 'P'},      {"measurements", required_argument, NULL, 'M'},
         {"fit-on", required_argument, NULL, 'S'},       {"fit-data", required_argument, NULL, 'D'},

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -377,47 +376,6 @@ static int write_outputs(const struct pp_planner *p, const char *dir)
     return rc ? pp_cli_fail(&d, rc) : PP_EXIT_OK;
 }
 
-/* The DP's progress as ppsim sweep draws its own: a bar, how far, and the
- * ETA on one rewritten stderr line, at most ten times a second. */
-struct bar {
-    struct timespec t0;
-    double last_s;
-    int drawn; /* an unfinished bar is on the line */
-};
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static void show_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    struct bar *b = ctx;
-    double s = since(&b->t0);
-    if (done < total && b->drawn && s - b->last_s < 0.1)
-        return;
-    b->last_s = s;
-    double frac = total ? (double)done / (double)total : 1;
-    double eta = frac > 0 ? s * (1 - frac) / frac : 0;
-    int width = 30, fill = (int)((double)width * frac);
-    fprintf(stderr, "\r[%.*s%*s] %3.0f%%  ETA %.0f s ", fill, "##############################",
-            width - fill, "", 100 * frac, eta);
-    b->drawn = done < total;
-    if (!b->drawn)
-        fputs("\n", stderr);
-    fflush(stderr);
-}
-
-/* Before an error message: finish the bar's line. */
-static void end_bar(struct bar *b)
-{
-    if (b->drawn)
-        fputs("\n", stderr);
-    b->drawn = 0;
-}
-
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -459,14 +417,14 @@ int pp_cmd_plan(int argc, char **argv)
         free(ms);
     }
     /* stderr only, and only for a person watching: output stays the same bytes */
-    struct bar bar = {{0, 0}, 0, 0};
-    clock_gettime(CLOCK_MONOTONIC, &bar.t0);
-    if (!a.no_progress && isatty(2)) {
-        a.po.dp.progress = show_progress;
+    struct pp_cli_progress bar;
+    pp_cli_progress_start(&bar, !a.no_progress, 0);
+    if (bar.on) {
+        a.po.dp.progress = pp_cli_progress_update;
         a.po.dp.progress_ctx = &bar;
     }
     rc = pp_planner_run(a.graph, &a.po, &p, &d);
-    end_bar(&bar);
+    pp_cli_progress_end(&bar);
     if (rc)
         return pp_cli_fail(&d, rc);
     struct pp_buf b;
@@ -474,8 +432,8 @@ int pp_cmd_plan(int argc, char **argv)
     if (a.simulated) {
         struct pp_simplan *sp;
         rc = pp_simplan_run(p->collapsed ? p->collapsed : p->graph, p->states, &a.so, &sp, &d);
-        /* A stop inside a candidate's PipeDream split drops that candidate
-         * and the search goes on: a stopped search is not an answer. */
+        /* A stop during the search is returned (simplan.h); one that comes
+         * after its last candidate still asks for nothing to be written. */
         if (rc == 0 && pp_limits_stop() != PP_GO_ON) {
             pp_simplan_free(sp);
             rc = pp_limits_stopped(&d, "while scoring plans");

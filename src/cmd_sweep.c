@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -186,35 +185,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* done/total, rate and ETA on one rewritten stderr line. */
-struct bar {
-    struct timespec t0;
-    int on;
-};
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static void show_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    struct bar *b = ctx;
-    if (!b->on)
-        return;
-    double s = since(&b->t0), rate = s > 0 ? (double)done / s : 0;
-    double eta = rate > 0 ? (double)(total - done) / rate : 0;
-    int width = 30, fill = total ? (int)((double)width * (double)done / (double)total) : width;
-    fprintf(stderr, "\r[%.*s%*s] %llu/%llu  %.1f/s  ETA %.0f s ", fill,
-            "##############################", width - fill, "", (unsigned long long)done,
-            (unsigned long long)total, rate, eta);
-    if (done == total)
-        fputs("\n", stderr);
-    fflush(stderr);
-}
-
 /* The best fitting configuration and the Pareto front of throughput against
  * peak memory (a configuration is on it when no other fitting one is at
  * least as fast with no more memory, and strictly better in one). */
@@ -303,16 +273,17 @@ static int build_sweep(const struct opts *o, const char *buf, size_t len, struct
 /* With MPI, rank r runs slice r of `ranks` of [first, first+n) and rank 0
  * gathers the rows and stats in rank order, which is configuration order. */
 static int run_distributed(const struct pp_sweep_job *job, uint64_t first, uint64_t n, int jobs,
-                           struct bar *bar, struct pp_buf *out, struct pp_sweep_stat *stats,
-                           int rank, int ranks)
+                           struct pp_cli_progress *bar, struct pp_buf *out,
+                           struct pp_sweep_stat *stats, int rank, int ranks)
 {
+    pp_sweep_progress_fn show = bar->on ? pp_cli_progress_update : NULL;
     uint64_t lo = n * (uint64_t)rank / (uint64_t)ranks, hi = n * (uint64_t)(rank + 1) / (uint64_t)ranks;
     if (ranks == 1)
-        return pp_sweep_run_range(job, first, n, jobs, show_progress, bar, out, stats);
+        return pp_sweep_run_range(job, first, n, jobs, show, bar, out, stats);
 #if PP_HAVE_MPI
     struct pp_buf mine;
     pp_buf_init(&mine);
-    pp_sweep_run_range(job, first + lo, hi - lo, jobs, rank == 0 ? show_progress : NULL, bar,
+    pp_sweep_run_range(job, first + lo, hi - lo, jobs, rank == 0 ? show : NULL, bar,
                        &mine, stats + lo);
     long long len = (long long)mine.len;
     long long *lens = rank == 0 ? pp_xcalloc((size_t)ranks, sizeof *lens) : NULL;
@@ -472,12 +443,13 @@ int pp_cmd_sweep(int argc, char **argv)
     uint64_t n = total * (uint64_t)(o.shard_i + 1) / (uint64_t)o.shard_n - first;
     struct pp_sweep_job job = {o.scenario, buf, len, o.sets, o.n_sets, &sw, base};
     struct pp_sweep_stat *stats = pp_xcalloc(n ? n : 1, sizeof *stats);
-    struct bar bar = {{0, 0}, o.progress && rank == 0 && isatty(2)};
-    clock_gettime(CLOCK_MONOTONIC, &bar.t0);
+    struct pp_cli_progress bar;
+    pp_cli_progress_start(&bar, o.progress && rank == 0, 1);
     struct pp_buf csv;
     pp_buf_init(&csv);
     pp_sweep_csv_header(&csv, &sw);
     run_distributed(&job, first, n, o.jobs, &bar, &csv, stats, rank, ranks);
+    pp_cli_progress_end(&bar); /* a stopped run's bar: the error gets its own line */
     int stopped = pp_limits_stop() != PP_GO_ON;
 #if PP_HAVE_MPI
     if (mpi_on) /* one rank stopped: the CSV would miss its rows */

@@ -20,6 +20,7 @@ static const char usage[] =
     "  model show|export FILE   inspect or convert a cost model (ppsim YAML, PipeDream graph.txt)\n"
     "  model transformer ...    per-layer costs of a GPT from its shape and a GPU; model gpus\n"
     "  calibrate --profile P --measurements M   fit a calibration to measured runs\n"
+    "  calibrate generator --layers CSV --gpu NAME   fit the generator's efficiency factors\n"
     "  schedule export|check    write or check a PyTorch pipelining schedule CSV\n"
     "  sweep SCENARIO --grid K=V1,V2   one CSV row per configuration, in parallel\n"
     "  staleness SCENARIO|--stages S   weight delays of a schedule (PipeDream theory)\n"

@@ -162,8 +162,12 @@ static int score(const struct pp_pdgraph *g, const struct pp_antichains *a,
     return rc;
 }
 
+/* PipeDream's own straight split into p stages: 1, or 0 when it has none.
+ * A stop inside its DP (-PP_EINTR, -PP_EINFEASIBLE, d saying which) is
+ * returned: dropping the candidate would let a stopped search pass for a
+ * finished one. */
 static int pipedream_split(const struct pp_antichains *a, const struct pp_simplan_opts *o,
-                           size_t p, size_t *cuts)
+                           size_t p, size_t *cuts, struct pp_diag *d)
 {
     struct pp_pdplan_opts po;
     memset(&po, 0, sizeof po);
@@ -173,8 +177,13 @@ static int pipedream_split(const struct pp_antichains *a, const struct pp_simpla
     po.straight = 1;
     po.compression = 1;
     struct pp_pdplan *pl;
-    struct pp_diag d;
-    if (pp_pdplan_solve(a, &po, &pl, &d))
+    struct pp_diag why;
+    int rc = pp_pdplan_solve(a, &po, &pl, &why);
+    if (rc == -PP_EINTR || rc == -PP_EINFEASIBLE) {
+        *d = why;
+        return rc;
+    }
+    if (rc) /* a stage count its DP does not take: no candidate */
         return 0;
     int ok = pl->feasible && pl->n_leaf == p;
     for (size_t q = 0; ok && q < p; q++)
@@ -197,7 +206,12 @@ int pp_simplan_run(const struct pp_pdgraph *g, const struct pp_antichains *a,
             continue;
         for (int src = 0; src < 2; src++) {
             size_t *cuts = pp_xmalloc(p * sizeof *cuts);
-            int ok = src == 0 ? memory_dp(a, o, p, cuts) : pipedream_split(a, o, p, cuts);
+            int ok = src == 0 ? memory_dp(a, o, p, cuts) : pipedream_split(a, o, p, cuts, d);
+            if (ok < 0) {
+                free(cuts);
+                pp_simplan_free(s);
+                return ok;
+            }
             /* Same split twice: score it once. */
             if (ok && src == 1 && s->n_cands && s->cands[s->n_cands - 1].stages == p &&
                 s->cands[s->n_cands - 1].source == PP_SP_MEMORY_DP &&

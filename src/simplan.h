@@ -47,6 +47,9 @@ struct pp_simplan {
     size_t best;                 /* SIZE_MAX: nothing fits */
 };
 
+/* 0, or an error in d. A stop (limits.h: -PP_EINTR on SIGINT or SIGTERM,
+ * -PP_EINFEASIBLE past --time-limit) anywhere in the search is returned, with
+ * its diagnostic: a stopped search is never a result. */
 int pp_simplan_run(const struct pp_pdgraph *g, const struct pp_antichains *a,
                    const struct pp_simplan_opts *o, struct pp_simplan **out, struct pp_diag *d);
 void pp_simplan_free(struct pp_simplan *s);

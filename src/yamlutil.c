@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "diag.h"
+#include "nameset.h"
 #include "xalloc.h"
 
 #define MAX_FILE_BYTES ((size_t)256 << 20)
@@ -124,67 +125,19 @@ static int parser_error(yaml_parser_t *p, const char *buf, size_t len, const cha
                        problem);
 }
 
-/* The keys of a large open mapping, hashed: checking each new key against
- * every earlier one is quadratic (minutes for a 2 MB file of distinct keys,
- * found by fuzzing). Small mappings, nearly all of them, keep the scan. */
-#define KEYSET_FROM 16
-struct keyset {
-    size_t *slot; /* pair index + 1; 0 = empty */
-    size_t mask;  /* slots - 1, a power of two minus one */
-};
-
 struct builder {
     struct pp_ynode *stack[PP_YAML_MAX_DEPTH + 1];
     size_t cap[PP_YAML_MAX_DEPTH + 1];   /* allocated kid slots */
     size_t count[PP_YAML_MAX_DEPTH + 1]; /* filled kid slots (maps: keys and values) */
-    struct keyset keys[PP_YAML_MAX_DEPTH + 1];
+    struct pp_nameset keys[PP_YAML_MAX_DEPTH + 1]; /* open mappings' keys (nameset.h) */
     int depth;
     size_t nodes;
 };
 
-static void keyset_clear(struct keyset *ks)
+/* Key i of a mapping under construction: its pairs so far, keys scalars. */
+static const char *pair_key(const void *map, size_t i)
 {
-    free(ks->slot);
-    ks->slot = NULL;
-    ks->mask = 0;
-}
-
-static size_t key_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return (size_t)h;
-}
-
-/* The slot holding map's key of pair `pair`, or the empty slot for it. */
-static size_t *keyset_slot(const struct keyset *ks, const struct pp_ynode *map, size_t pair)
-{
-    const char *key = map->kids[2 * pair]->value;
-    for (size_t i = key_hash(key) & ks->mask;; i = (i + 1) & ks->mask)
-        if (!ks->slot[i] || strcmp(map->kids[2 * (ks->slot[i] - 1)]->value, key) == 0)
-            return &ks->slot[i];
-}
-
-/* The earlier pair of map with the same key as pair `pair`, or SIZE_MAX after
- * adding it. Pairs before it are distinct (a duplicate stops the parse). */
-static size_t keyset_add(struct keyset *ks, const struct pp_ynode *map, size_t pair)
-{
-    if (!ks->slot || 2 * (pair + 1) > ks->mask) { /* at most half full */
-        size_t n = ks->slot ? 2 * (ks->mask + 1) : 4 * KEYSET_FROM;
-        while (n < 4 * (pair + 1))
-            n *= 2;
-        free(ks->slot);
-        ks->slot = pp_xcalloc(n, sizeof *ks->slot);
-        ks->mask = n - 1;
-        for (size_t i = 0; i < pair; i++)
-            *keyset_slot(ks, map, i) = i + 1;
-    }
-    size_t *slot = keyset_slot(ks, map, pair);
-    if (*slot)
-        return *slot - 1;
-    *slot = pair + 1;
-    return SIZE_MAX;
+    return ((const struct pp_ynode *)map)->kids[2 * i]->value;
 }
 
 /* Store n under the open collection. The node is reachable from the root even
@@ -213,14 +166,7 @@ static int attach(struct builder *b, struct pp_ynode *n, const char *file, struc
     if (n->kind != PP_Y_SCALAR)
         return pp_diag_set(d, PP_EPARSE, file, n->line, n->col,
                            "mapping keys must be plain scalars");
-    size_t first = SIZE_MAX;
-    if (idx / 2 < KEYSET_FROM) {
-        for (size_t i = 0; i < idx && first == SIZE_MAX; i += 2)
-            if (strcmp(parent->kids[i]->value, n->value) == 0)
-                first = i / 2;
-    } else {
-        first = keyset_add(&b->keys[top], parent, idx / 2);
-    }
+    size_t first = pp_nameset_add(&b->keys[top], pair_key, parent, idx / 2);
     if (first != SIZE_MAX)
         return pp_diag_set(d, PP_EPARSE, file, n->line, n->col,
                            "duplicate key '%s' (first at line %u)", n->value,
@@ -312,7 +258,7 @@ static int build(yaml_parser_t *p, const char *buf, size_t len, const char *file
             case YAML_MAPPING_END_EVENT:
             case YAML_SEQUENCE_END_EVENT:
                 if (b.depth > 0)
-                    keyset_clear(&b.keys[--b.depth]);
+                    pp_nameset_free(&b.keys[--b.depth]);
                 break;
             default:
                 break;
@@ -340,7 +286,7 @@ static int build(yaml_parser_t *p, const char *buf, size_t len, const char *file
                 } else {
                     b.stack[b.depth] = n;
                     b.cap[b.depth] = b.count[b.depth] = 0;
-                    keyset_clear(&b.keys[b.depth]);
+                    pp_nameset_free(&b.keys[b.depth]);
                     b.depth++;
                 }
             }
@@ -349,7 +295,7 @@ static int build(yaml_parser_t *p, const char *buf, size_t len, const char *file
             break;
     }
     for (int k = 0; k <= PP_YAML_MAX_DEPTH; k++)
-        keyset_clear(&b.keys[k]);
+        pp_nameset_free(&b.keys[k]);
     if (rc) {
         node_free(top);
         return rc;

@@ -26,6 +26,8 @@ checks = 0
 # Long enough (tens of DP chunks) that the bar is drawn before the end too.
 PLAN = ['plan', '-f', f'{PROFILES}/densenet121/graph.txt', '-n', '8', '4', '-b', '1e9', '1e9']
 BAR = re.compile(rb'\r\[[# ]{30}\] +(\d+)%  ETA \d+ s ')
+# sweep's bar also counts configurations and their rate.
+SWEEP_BAR = re.compile(rb'\r\[[# ]{30}\] +(\d+)%  (\d+)/(\d+)  [0-9.]+/s  ETA \d+ s ')
 
 
 def check(cond, what):
@@ -103,11 +105,13 @@ check(len(lines) == 3 and BAR.search(lines[0]) and lines[0].endswith(b'100%  ETA
 # the bar's line is ended before the error.
 BIG = ['plan', '-f', f'{PROFILES}/gnmt_large/graph.txt', '-n', '16', '8', '-b', '1e9', '1e9']
 d_stop = os.path.join(tmp, 'stop')
-rc, out, err = run_tty(BIG + ['--time-limit', '0.3', '-o', d_stop])
-want = b'error: time limit of 0.3 s reached while solving the partition DP; nothing was written\n'
-check(rc == 3 and out == b'' and err.endswith(b'\n' + want) and BAR.search(err),
+# 1 s on the terminal: the bar must be drawn first, on a loaded machine too.
+rc, out, err = run_tty(BIG + ['--time-limit', '1', '-o', d_stop])
+want = b'error: time limit of %s s reached while solving the partition DP; nothing was written\n'
+check(rc == 3 and out == b'' and err.endswith(b'\n' + want % b'1') and BAR.search(err),
       f'plan --time-limit on a terminal: {rc} {err[-300:]!r}')
 check(not os.path.exists(d_stop), 'a stopped plan writes nothing')
+want %= b'0.3'
 rc, out, err = run_pipe(BIG + ['--time-limit', '0.3'])
 check(rc == 3 and out == b'' and err == want, f'plan --time-limit: {rc} {err!r}')
 
@@ -127,7 +131,24 @@ SW = ['sweep', '../scenarios/quickstart.yaml', '--grid', 'pipeline.microbatches=
 rc_t, out_t, err_t = run_tty(SW)
 rc_p, out_p, err_p = run_pipe(SW)
 check(rc_t == rc_p == 0 and out_t == out_p and out_t.count(b'\n') == 4, 'sweep stdout with the bar')
-check(b'3/3' in err_t and err_p == b'', f'sweep bar only on a terminal: {err_t!r} {err_p!r}')
+check(re.search(rb'\r\[#{30}\] 100%  3/3  [0-9.]+/s  ETA 0 s \n$', err_t) and err_p == b'',
+      f'sweep bar only on a terminal, ending its line at 3/3: {err_t!r} {err_p!r}')
+
+# A stopped sweep (-j 1: the bar is drawn after each of its first
+# configurations, ~10 ms each, ~10 s in all): the bar's line is ended before
+# the error, which starts a line of its own; exit 3, nothing written.
+SW_BIG = ['sweep', '../scenarios/quickstart.yaml', '--grid',
+          'pipeline.microbatches=' + ','.join(str(m) for m in range(2000, 10001, 10)),
+          '--summary', os.devnull, '-j', '1', '--time-limit']
+sw_out = os.path.join(tmp, 'stopped.csv')
+want = b'error: time limit of %s s reached before all 801 configurations ran; nothing was written\n'
+rc, out, err = run_tty(SW_BIG + ['1', '-o', sw_out])
+check(rc == 3 and out == b'' and SWEEP_BAR.search(err) and err.endswith(b' s \n' + want % b'1'),
+      f'sweep --time-limit on a terminal: the error on its own line: {rc} {err[-300:]!r}')
+check(not os.path.exists(sw_out), 'a stopped sweep writes nothing')
+rc, out, err = run_pipe(SW_BIG + ['0.3', '-o', sw_out])
+check(rc == 3 and out == b'' and err == want % b'0.3' and not os.path.exists(sw_out),
+      f'sweep --time-limit: {rc} {err!r}')
 
 shutil.rmtree(tmp)
 print(f'{checks} checks, {len(failures)} failures')
