@@ -17,7 +17,7 @@
 /* models/gpus.yaml, embedded at build time by tools/embed.py. */
 extern const char pp_gpucat_yaml[];
 
-#define BUILTIN_NAME "models/gpus.yaml (built in)"
+#define BUILTIN_NAME PP_GPUCAT_BUILTIN_FILE
 #define MAX_CATALOGUE_BYTES ((size_t)16 << 20)
 #define MAX_GPUS 10000
 

@@ -57,7 +57,9 @@ struct pp_gpucat {
     size_t n;
 };
 
-/* The built-in catalogue (models/gpus.yaml as compiled in). */
+/* The built-in catalogue (models/gpus.yaml as compiled in); the `file` of
+ * its entries is PP_GPUCAT_BUILTIN_FILE. */
+#define PP_GPUCAT_BUILTIN_FILE "models/gpus.yaml (built in)"
 int pp_gpucat_builtin(struct pp_gpucat **out, struct pp_diag *d);
 /* Parse a catalogue from a buffer; `file` names it in messages. */
 int pp_gpucat_parse(const char *buf, size_t len, const char *file, struct pp_gpucat **out,

@@ -133,10 +133,16 @@ void pp_xf_write_yaml(struct pp_buf *b, const struct pp_xf_model *m, const char 
                   g->network_bytes_per_s / 1e9, e->network,
                   (double)s->tp * g->network_bytes_per_s * e->network);
     pp_buf_printf(b, "name: %s\n", name);
-    pp_buf_printf(b,
-                  "source: \"ppsim model transformer: roofline op list on %s (models/gpus.yaml), "
-                  "activations from Korthikanti et al. 2022 Table 2; docs/costmodel.md\"\n",
-                  g->name);
+    /* The catalogue the GPU came from (a user's --gpu-catalogue or the
+     * built-in one), escaped as JSON, which YAML's double quotes accept. */
+    pp_buf_printf(b, "source: \"ppsim model transformer: roofline op list on %s (", g->name);
+    struct pp_buf q;
+    pp_buf_init(&q);
+    int builtin = !g->file || strcmp(g->file, PP_GPUCAT_BUILTIN_FILE) == 0;
+    pp_buf_json_str(&q, builtin ? "models/gpus.yaml" : g->file);
+    pp_buf_append(b, q.data + 1, q.len - 2); /* without its own quotes */
+    pp_buf_free(&q);
+    pp_buf_puts(b, "), activations from Korthikanti et al. 2022 Table 2; docs/costmodel.md\"\n");
     pp_buf_puts(b, "layers:\n  - {name: embed");
     yaml_fields(b, m, &m->embed);
     pp_buf_printf(b, "}\n  - uniform: {count: %lld, name: block", (long long)s->layers);
