@@ -6,10 +6,12 @@
  * stop that candidate is there; with one, the search used to drop it and
  * report success with no candidate (`pipeline.partition: auto` then blamed the
  * model). The DP polls every 2^24 / (stages + 1) units of work, n(n+1)/2 of
- * them for n states: inception_v3's 1646 states in 32 stages poll twice. The stops are set before the call: the --time-limit deadline one
- * nanosecond away (passed by the time the DP polls it), then SIGINT, raised
- * at this process with the handlers of limits.h. SIGINT cannot be cleared,
- * so it comes last. */
+ * them for n states: inception_v3's 1646 states in 32 stages poll twice.
+ *
+ * The stops are set before the call: the --time-limit deadline one nanosecond
+ * away (passed by the time the DP polls it), then SIGINT, raised at this
+ * process with the handlers of limits.h. SIGINT cannot be cleared, so it
+ * comes last. */
 #include <signal.h>
 #include <stdint.h>
 
@@ -38,8 +40,7 @@ static void setup_planner(void)
     po.dp.bandwidth_bps[0] = 1e10;
     po.dp.straight = 1;
     struct pp_diag d;
-    CHECK_INT(pp_planner_run(PROFILES "/inception_v3/graph.txt", &po, &planner, &d),
-              0);
+    CHECK_INT(pp_planner_run(PROFILES "/inception_v3/graph.txt", &po, &planner, &d), 0);
 }
 
 static int search(struct pp_simplan **out, struct pp_diag *d)
@@ -104,7 +105,9 @@ static void test_interrupt(void)
     CHECK_STR(pp_diag_format(&d, msg, sizeof msg),
               "error: interrupted while solving the partition DP; nothing was written");
 
-    /* The scenario path: `pipeline.partition: auto` stops as well, with no split. */
+    /* The scenario path, `pipeline.partition: auto`: the stop is returned and
+     * no split. (Its planner runs the same DP first and sees a stop set
+     * beforehand there; this guards that autopart passes every stop up.) */
     const char *sets[] = {"model.file=../models/pipedream/profiles/vgg16/graph.txt",
                           "pipeline.partition=auto"};
     struct pp_scenario *sc = NULL;

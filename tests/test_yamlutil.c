@@ -89,7 +89,7 @@ static void test_documents_and_duplicates(void)
     CHECK_STR(msg, "t.yaml:2:13: error: duplicate key 'k' (first at line 2)");
     CHECK_INT(FAIL("? [a]\n: 1\n"), -PP_EPARSE);
     CHECK_STR(msg, "t.yaml:1:3: error: mapping keys must be plain scalars");
-    /* Past 16 keys a mapping's keys are hashed (yamlutil.c; the pairwise scan
+    /* Past 16 keys a mapping's keys are hashed (src/nameset.c; the pairwise scan
      * took minutes on a file of 200,000 keys). Same verdicts, same lines; two
      * sibling mappings with the same 40 keys are no duplicates. */
     char big[40000];
