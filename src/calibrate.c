@@ -1,11 +1,6 @@
 /* calibrate.c - least-squares fit of a calibration to measured runs. */
 #include "calibrate.h"
 
-#include <gsl/gsl_blas.h>
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_matrix.h>
-#include <gsl/gsl_multifit_nlinear.h>
-#include <gsl/gsl_vector.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +9,7 @@
 #include "buf.h"
 #include "costmodel.h"
 #include "diag.h"
+#include "lsq.h"
 #include "meas.h"
 #include "run.h"
 #include "scenario.h"
@@ -30,6 +26,8 @@ const char *const pp_cal_param_names[PP_CP_N] = {
  * byte counts by many units, small against the values they perturb. */
 static const double fd_step[PP_CP_N] = {1e-2, 0.005, 0.02, 0.02, 0.02, 0.02, 0.2, 0.2, 0.02, 0.5, 1e-2, 0.05};
 static const double neutral[PP_CP_N] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+/* Physical floors: a scale must stay positive, an added cost non-negative. */
+static const double floor_[PP_CP_N] = {1e-3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1e-3, 0};
 
 void pp_cal_opts_init(struct pp_cal_opts *o)
 {
@@ -136,12 +134,9 @@ struct ctx {
     int *in_fit;
     int lazy;
     int part;                /* 0 time, 1 memory */
+    int lo, n_part;          /* the part's parameters: lo .. lo + n_part - 1 */
     double v[PP_CP_N];       /* every parameter's current value */
-    int idx[PP_CP_N];        /* the free parameters of this part */
-    int n_free;
-    size_t n_res;
     struct pp_diag *d;
-    int failed;              /* the simulator's error code, kept for the caller */
 };
 
 static int simulate(struct ctx *c, size_t k, const double *v, double *step_ms, double *mem)
@@ -193,220 +188,85 @@ static int residuals(struct ctx *c, const double *v, double *f)
     return 0;
 }
 
-static void unpack(const struct ctx *c, const gsl_vector *x, double *v)
-{
-    memcpy(v, c->v, sizeof c->v);
-    for (int i = 0; i < c->n_free; i++)
-        v[c->idx[i]] = gsl_vector_get(x, (size_t)i);
-}
-
-static int gsl_f(const gsl_vector *x, void *p, gsl_vector *f)
+/* The residuals of the part being fitted, its parameters at x (lsq.h). */
+static int part_residuals(const double *x, double *f, void *p)
 {
     struct ctx *c = p;
     double v[PP_CP_N];
-    unpack(c, x, v);
-    int rc = residuals(c, v, f->data);
-    if (rc) {
-        c->failed = rc;
-        return GSL_EBADFUNC;
-    }
-    return GSL_SUCCESS;
+    memcpy(v, c->v, sizeof v);
+    memcpy(v + c->lo, x, (size_t)c->n_part * sizeof *v);
+    return residuals(c, v, f);
 }
 
-/* Forward differences with fixed steps (GSL's relative ones would be smaller
- * than the simulator's nanosecond resolution). */
-static int gsl_df(const gsl_vector *x, void *p, gsl_matrix *J)
+/* Why parameter lo + q of a part was not fitted, in the report's words. */
+static void why_not(const struct pp_lsq_result *r, int lo, int q, char *buf, size_t size)
 {
-    struct ctx *c = p;
-    double v[PP_CP_N];
-    unpack(c, x, v);
-    double *f0 = pp_xmalloc(c->n_res * sizeof *f0), *f1 = pp_xmalloc(c->n_res * sizeof *f1);
-    int rc = residuals(c, v, f0);
-    for (int i = 0; rc == 0 && i < c->n_free; i++) {
-        int q = c->idx[i];
-        double save = v[q];
-        v[q] += fd_step[q];
-        rc = residuals(c, v, f1);
-        v[q] = save;
-        for (size_t r = 0; rc == 0 && r < c->n_res; r++)
-            gsl_matrix_set(J, r, (size_t)i, (f1[r] - f0[r]) / fd_step[q]);
+    switch (r->state[q]) {
+    case PP_LSQ_MASKED: snprintf(buf, size, "not asked for"); break;
+    case PP_LSQ_NO_EFFECT: snprintf(buf, size, "no effect on the fitted runs"); break;
+    case PP_LSQ_DEPENDENT:
+        snprintf(buf, size, "not separable from %s in the fitted runs",
+                 r->like[q] >= 0 ? pp_cal_param_names[lo + r->like[q]] : "the others");
+        break;
+    case PP_LSQ_TOO_MANY: snprintf(buf, size, "more parameters than fitted measurements"); break;
+    case PP_LSQ_PINNED:
+        snprintf(buf, size, "fitted below its physical floor (%.3g): pinned", r->fit_value[q]);
+        break;
+    default: buf[0] = 0; /* fitted, or no measurement of this part at all */
     }
-    free(f0);
-    free(f1);
-    if (rc) {
-        c->failed = rc;
-        return GSL_EBADFUNC;
-    }
-    return GSL_SUCCESS;
 }
 
-/* Keep the candidates whose Jacobian columns are independent, in priority
- * order (modified Gram-Schmidt); say why each dropped one was dropped. */
-static int select_identifiable(struct ctx *c, const int *cand, int n_cand,
-                               struct pp_cal_result *res)
-{
-    c->n_free = n_cand;
-    memcpy(c->idx, cand, (size_t)n_cand * sizeof *cand);
-    gsl_matrix *J = gsl_matrix_alloc(c->n_res, (size_t)n_cand);
-    gsl_vector *x = gsl_vector_alloc((size_t)n_cand);
-    for (int i = 0; i < n_cand; i++)
-        gsl_vector_set(x, (size_t)i, c->v[cand[i]]);
-    int rc = gsl_df(x, c, J);
-    int kept = 0;
-    gsl_matrix *Q = gsl_matrix_alloc(c->n_res, (size_t)(n_cand ? n_cand : 1));
-    for (int i = 0; rc == GSL_SUCCESS && i < n_cand; i++) {
-        gsl_vector_view col = gsl_matrix_column(J, (size_t)i);
-        double norm0 = gsl_blas_dnrm2(&col.vector);
-        gsl_vector *u = gsl_vector_alloc(c->n_res);
-        gsl_vector_memcpy(u, &col.vector);
-        int worst = -1;
-        double worst_dot = 0;
-        for (int k = 0; k < kept; k++) {
-            gsl_vector_view qk = gsl_matrix_column(Q, (size_t)k);
-            double dot;
-            gsl_blas_ddot(&qk.vector, u, &dot);
-            gsl_blas_daxpy(-dot, &qk.vector, u);
-            if (fabs(dot) > worst_dot) {
-                worst_dot = fabs(dot);
-                worst = c->idx[k];
-            }
-        }
-        double norm = gsl_blas_dnrm2(u);
-        int q = cand[i];
-        if (norm0 < 1e-9) {
-            snprintf(res->why[q], sizeof res->why[q], "no effect on the fitted runs");
-        } else if (norm < 1e-3 * norm0) {
-            snprintf(res->why[q], sizeof res->why[q], "not separable from %s in the fitted runs",
-                     worst >= 0 ? pp_cal_param_names[worst] : "the others");
-        } else {
-            gsl_vector_scale(u, 1.0 / norm);
-            gsl_vector_view qk = gsl_matrix_column(Q, (size_t)kept);
-            gsl_vector_memcpy(&qk.vector, u);
-            c->idx[kept++] = q;
-        }
-        gsl_vector_free(u);
-    }
-    c->n_free = kept;
-    gsl_matrix_free(Q);
-    gsl_matrix_free(J);
-    gsl_vector_free(x);
-    return rc == GSL_SUCCESS ? 0 : c->failed;
-}
-
-/* One trust-region solve over c->idx; 0, or -PP_EINFEASIBLE (no convergence). */
-static int solve(struct ctx *c, int max_iter, struct pp_cal_result *res)
-{
-    size_t p = (size_t)c->n_free;
-    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
-    gsl_multifit_nlinear_workspace *w =
-        gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, c->n_res, p);
-    gsl_multifit_nlinear_fdf fdf = {gsl_f, gsl_df, NULL, c->n_res, p, c, 0, 0, 0};
-    gsl_vector *x = gsl_vector_alloc(p);
-    for (size_t i = 0; i < p; i++)
-        gsl_vector_set(x, i, c->v[c->idx[i]]);
-    int info = 0;
-    int st = gsl_multifit_nlinear_init(x, &fdf, w);
-    if (st == GSL_SUCCESS)
-        st = gsl_multifit_nlinear_driver((size_t)max_iter, 1e-10, 1e-10, 1e-12, NULL, NULL, &info,
-                                         w);
-    int rc = 0;
-    if (c->failed) {
-        rc = c->failed;
-    } else if (st != GSL_SUCCESS) {
-        rc = pp_diag_set(c->d, PP_EINFEASIBLE, NULL, 0, 0,
-                         "the %s calibration did not converge after %zu iterations (%s); no "
-                         "parameters written",
-                         c->part ? "memory" : "time", gsl_multifit_nlinear_niter(w),
-                         gsl_strerror(st));
-    } else {
-        gsl_vector *sol = gsl_multifit_nlinear_position(w);
-        gsl_vector *f = gsl_multifit_nlinear_residual(w);
-        for (size_t i = 0; i < p; i++)
-            c->v[c->idx[i]] = gsl_vector_get(sol, i);
-        double chi2;
-        gsl_blas_ddot(f, f, &chi2);
-        res->rms_rel[c->part] = sqrt(chi2 / (double)c->n_res);
-        res->iterations[c->part] = (int)gsl_multifit_nlinear_niter(w);
-        gsl_matrix *cov = gsl_matrix_alloc(p, p);
-        gsl_matrix *J = gsl_multifit_nlinear_jac(w);
-        double dof = (double)c->n_res - (double)p;
-        if (gsl_multifit_nlinear_covar(J, 0.0, cov) == GSL_SUCCESS && dof > 0)
-            for (size_t i = 0; i < p; i++)
-                res->sigma[c->idx[i]] = sqrt(gsl_matrix_get(cov, i, i) * chi2 / dof);
-        gsl_matrix_free(cov);
-        for (size_t i = 0; i < p; i++)
-            if (!isfinite(c->v[c->idx[i]]))
-                rc = pp_diag_set(c->d, PP_EINFEASIBLE, NULL, 0, 0,
-                                 "the %s calibration diverged (%s is not finite); no parameters "
-                                 "written",
-                                 c->part ? "memory" : "time", pp_cal_param_names[c->idx[i]]);
-    }
-    gsl_vector_free(x);
-    gsl_multifit_nlinear_free(w);
-    return rc;
-}
-
-/* Fit one part with an active set: a parameter whose fitted value falls
- * below its physical floor is pinned at the floor and the rest refitted. */
+/* Fit one part (lsq.h) in priority order with an active set: a parameter
+ * whose fitted value falls below its physical floor is pinned at its neutral
+ * value and the rest refitted from neutral. */
 static int fit_part(struct ctx *c, int part, unsigned mask, int max_iter,
                     struct pp_cal_result *res)
 {
     c->part = part;
     int lo = part ? PP_CP_N_TIME : 0, hi = part ? PP_CP_N : PP_CP_N_TIME;
-    c->n_res = 0;
+    c->lo = lo;
+    c->n_part = hi - lo;
+    size_t n_res = 0;
     for (size_t k = 0; k < c->n; k++)
         if (c->in_fit[k]) {
             const struct pp_meas_run *r = &c->data[c->di[k]].meas->runs[c->ri[k]];
             if (part == 0)
-                c->n_res++;
+                n_res++;
             else
                 for (int q = 0; q < r->ranks; q++)
-                    c->n_res += r->peak_memory_bytes[q] > 0;
+                    n_res += r->peak_memory_bytes[q] > 0;
         }
-    int cand[PP_CP_N], n_cand = 0;
-    for (int q = lo; q < hi; q++) {
-        if (mask & (1u << q))
-            cand[n_cand++] = q;
-        else
-            snprintf(res->why[q], sizeof res->why[q], "not asked for");
+    struct pp_lsq_problem p;
+    pp_lsq_init(&p);
+    p.n = hi - lo;
+    p.names = pp_cal_param_names + lo;
+    p.start = neutral + lo;
+    p.lo = floor_ + lo;
+    p.step = fd_step + lo;
+    p.mask = (mask >> lo) & ((1u << p.n) - 1);
+    p.f = part_residuals;
+    p.ctx = c;
+    p.n_res = n_res;
+    p.max_iterations = max_iter;
+    p.ftol = 1e-12;
+    p.no_effect = 1e-9;
+    p.restart = 1;
+    p.pin_at_start = 1;
+    p.what = part ? "memory calibration" : "time calibration";
+    p.nothing = "no parameters written";
+    struct pp_lsq_result r;
+    int rc = pp_lsq_fit(&p, &r, c->d);
+    if (rc)
+        return rc;
+    for (int q = 0; q < p.n; q++) {
+        c->v[lo + q] = r.value[q];
+        res->fitted[lo + q] = r.state[q] == PP_LSQ_FITTED;
+        /* no degrees of freedom left: reported as 0, as if not fitted */
+        res->sigma[lo + q] = isinf(r.sigma[q]) ? 0 : r.sigma[q];
+        why_not(&r, lo, q, res->why[lo + q], sizeof res->why[lo + q]);
     }
-    if (n_cand == 0 || c->n_res == 0)
-        return 0;
-    int src = select_identifiable(c, cand, n_cand, res);
-    if (src)
-        return src;
-    for (int round = 0; round < PP_CP_N && c->n_free > 0; round++) {
-        if ((size_t)c->n_free > c->n_res) {
-            for (int i = c->n_free - 1; i >= 0 && (size_t)i >= c->n_res; i--)
-                snprintf(res->why[c->idx[i]], sizeof res->why[c->idx[i]],
-                         "more parameters than fitted measurements");
-            c->n_free = (int)c->n_res;
-        }
-        int rc = solve(c, max_iter, res);
-        if (rc)
-            return rc;
-        int worst = -1;
-        for (int i = 0; i < c->n_free; i++) {
-            int q = c->idx[i];
-            double floor_ = (q == PP_CP_COMPUTE_SCALE || q == PP_CP_ACT_SCALE) ? 1e-3 : 0;
-            if (c->v[q] < floor_ && (worst < 0 || c->v[q] < c->v[c->idx[worst]]))
-                worst = i;
-        }
-        if (worst < 0)
-            break;
-        int q = c->idx[worst];
-        snprintf(res->why[q], sizeof res->why[q], "fitted below its physical floor (%.3g): pinned",
-                 c->v[q]);
-        c->v[q] = neutral[q] > 0 ? neutral[q] : 0;
-        memmove(&c->idx[worst], &c->idx[worst + 1],
-                (size_t)(c->n_free - worst - 1) * sizeof *c->idx);
-        c->n_free--;
-        memcpy(c->v + lo, neutral + lo, (size_t)(hi - lo) * sizeof *c->v);
-    }
-    for (int i = 0; i < c->n_free; i++) {
-        res->fitted[c->idx[i]] = 1;
-        res->why[c->idx[i]][0] = 0;
-    }
+    res->iterations[part] = r.iterations;
+    res->rms_rel[part] = r.rms;
     return 0;
 }
 

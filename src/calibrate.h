@@ -8,8 +8,10 @@
  * step times (the time parameters) and peak memory per rank (the memory
  * parameters). A parameter the fitted runs cannot identify (a zero or
  * dependent Jacobian column: p2p constants from one-GPU runs, say) stays at
- * its neutral value and is reported as such; one that comes out negative is
- * pinned at 0 and the rest refitted (an active set), never reported. */
+ * its neutral value and is reported as such; one that comes out below its
+ * physical floor is held at its neutral value (0, or 1 for the scales) and
+ * the rest refitted (an active set); the report says so. The numerics are
+ * src/lsq.[ch], shared with `ppsim calibrate generator`. */
 #ifndef PP_CALIBRATE_H
 #define PP_CALIBRATE_H
 
