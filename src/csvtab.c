@@ -2,6 +2,7 @@
  * over the bytes; fields are copied out so the table owns its strings. */
 #include "csvtab.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,4 +283,16 @@ int pp_csvtab_number(const struct pp_csvtab *t, size_t row, size_t col, double *
     const struct pp_csvpos *p = &t->pos[row * t->n_cols + col];
     return pp_diag_set(d, PP_EPARSE, t->file, p->line, p->col,
                        "column '%s': expected a number, got '%s'", t->header[col], s);
+}
+
+int pp_csvtab_cell_error(const struct pp_csvtab *t, size_t row, size_t col, int code,
+                         struct pp_diag *d, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const struct pp_csvpos *at = &t->pos[row * t->n_cols + col];
+    return pp_diag_set(d, code, t->file, at->line, at->col, "column '%s': %s", t->header[col], msg);
 }

@@ -47,6 +47,14 @@ const char *pp_csvtab_cell(const struct pp_csvtab *t, size_t row, size_t col);
  * otherwise (an empty cell included). */
 int pp_csvtab_number(const struct pp_csvtab *t, size_t row, size_t col, double *out,
                      struct pp_diag *d);
+/* "file:line:col: error: column 'NAME': message" at the cell (row, col),
+ * NAME its header; returns -code (a PP_E* value). */
+int pp_csvtab_cell_error(const struct pp_csvtab *t, size_t row, size_t col, int code,
+                         struct pp_diag *d, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
 /* Is the cell a finite decimal number? */
 int pp_csvtab_is_number(const struct pp_csvtab *t, size_t row, size_t col);
 

@@ -44,20 +44,8 @@ struct parser {
     struct pp_diag *d;
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
-static int cell_error(const struct parser *p, int code, size_t row, int c, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    const struct pp_csvpos *at = &p->t->pos[row * p->t->n_cols + (size_t)p->col[c]];
-    return pp_diag_set(p->d, code, p->t->file, at->line, at->col, "column '%s': %s", col_names[c],
-                       msg);
-}
+#define cell_error(p, code, row, c, ...)                                                     \
+    pp_csvtab_cell_error((p)->t, (row), (size_t)(p)->col[c], (code), (p)->d, __VA_ARGS__)
 
 static const char *cell(const struct parser *p, size_t row, int c)
 {
