@@ -66,6 +66,9 @@ def parse_args(argv):
     ap.add_argument('--stage-meta', choices=('auto', 'dynamic', 'static'), default='auto',
                     help='PipelineStage shapes: inferred (dynamic) or given (static)')
     ap.add_argument('--seed', type=int, default=1234)
+    ap.add_argument('--no-gc', action='store_true',
+                    help="Python's cyclic garbage collector off during the timed steps "
+                         '(collected before each step): separates its pauses from the runtime')
     ap.add_argument('--time-budget-s', type=float, default=500.0,
                     help='seconds from this process start; later configurations are skipped')
     ap.add_argument('--nccl-timeout-s', type=int, default=120,

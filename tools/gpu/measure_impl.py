@@ -134,6 +134,9 @@ def run_config(cfg, shape, a, rank, world, device, index):
         if has_last:
             kw.update(target=tgt, losses=step_losses)
         args = (ids,) if has_first else ()
+        if a.no_gc:
+            gc.collect()
+            gc.disable()
         dist.barrier()
         torch.cuda.synchronize()
         t0 = time.perf_counter()
@@ -147,6 +150,8 @@ def run_config(cfg, shape, a, rank, world, device, index):
             opt.step()
         torch.cuda.synchronize()
         t1 = time.perf_counter()
+        if a.no_gc:
+            gc.enable()
         if it >= a.warmup:
             times.append((t1 - t0) * 1e3)
         if has_last and step_losses:
@@ -190,7 +195,7 @@ def run(a, shape, t_start):
     csv_path = os.path.join(a.out_dir, 'measure.csv')
     jsonl = os.path.join(a.out_dir, 'measure.jsonl')
     base = {'regime': a.regime, **shape.as_dict(), 'optimizer': a.optimizer,
-            'warmup': a.warmup, 'steps': a.steps}
+            'warmup': a.warmup, 'steps': a.steps, 'no_gc': a.no_gc}
 
     def log(obj):
         if rank == 0:
